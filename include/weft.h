@@ -1,0 +1,33 @@
+/*
+ * weft.h - stackful coroutines for C on Linux (x86-64 and AArch64).
+ *
+ * Include this header for everything; include/weft/<layer>.h for one layer.
+ *
+ * Lifetimes
+ * ---------
+ * - A weft_coro is created by weft_coro_create() and freed by exactly one
+ *   call to weft_coro_destroy(); the caller owns it in between. Its name is
+ *   copied; its argument and user data are the caller's and weft never
+ *   frees them.
+ * - A coroutine lives on the thread that created it. Resuming, closing or
+ *   destroying it from another thread is undefined.
+ * - Values passed through resume, yield and transfer are pointers handed
+ *   over as they are: weft copies the pointer, never what it points to. A
+ *   pointer to a coroutine's local variable stays valid while that
+ *   coroutine is suspended and until it returns.
+ * - Stacks are pooled per thread and reused; memory of a destroyed
+ *   coroutine's stack is not returned to the kernel until the process
+ *   exits.
+ *
+ * Errors
+ * ------
+ * Fallible functions return 0 (or a count) or a negative errno value; see
+ * weft/error.h.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include "weft/error.h"
+#include "weft/coro.h"
+
+#endif /* WEFT_H */

@@ -1,0 +1,105 @@
+/*
+ * coro_internal.h - the coroutine record and the per-thread coroutine state,
+ * shared by coro.c and overflow.c (and by the layers above, which switch
+ * coroutines without going through the public checks).
+ */
+#ifndef WEFT_CORO_INTERNAL_H
+#define WEFT_CORO_INTERNAL_H
+
+#include "weft/coro.h"
+#include "stack.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_ASAN 1
+#endif
+#endif
+
+#define WEFT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define WEFT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Internal states; weft_coro_status() derives running/normal from ACTIVE. */
+enum weft__coro_state {
+    WEFT__ACTIVE = 0,    /* running, or normal (it resumed another) */
+    WEFT__SUSPENDED = 1, /* created or yielded: may be resumed */
+    WEFT__DEAD = 2       /* returned or closed */
+};
+
+#define WEFT__NAME_MAX 32
+
+/*
+ * The coroutine record. It lives at the top of the coroutine's own stack
+ * slot, so a coroutine costs one pooled slot and no other allocation. The
+ * thread's own stack has one too (struct weft__tls.main), with no slot.
+ */
+struct weft_coro {
+    /* Hot: touched by every resume, yield and transfer. */
+    void *sp;                 /* saved stack pointer while not running */
+    struct weft_coro *resumer; /* gets control when this yields or returns;
+                                  NULL only for the thread's own stack */
+    void **out_slot;          /* where this coroutine's next yielded or
+                                 returned value goes (the resumer's *out) */
+    void **in_slot;           /* where the value it is resumed with goes */
+    int state;                /* enum weft__coro_state */
+    int closing;              /* weft_coro_close() is finishing it */
+    int blocked;              /* yield and transfer go the slow way: the
+                                 thread's own stack, pinned, or closing */
+    int pinned;               /* a task's own coroutine: the scheduler
+                                 switches it, weft_coro_yield/transfer
+                                 refuse to */
+    void *sink;               /* stands in for a NULL in/out pointer; holds
+                                 the first resume's value for the body */
+    /* Cold. */
+    weft_coro_fn fn;          /* the body */
+    void *arg;                /* its argument */
+    void *userdata;           /* the caller's, never touched */
+    int started;              /* the body has begun (close must run it) */
+    unsigned valgrind_id;     /* stack id when registered with valgrind */
+    struct weft__stack stack; /* the slot this record sits in */
+#ifdef WEFT_ASAN
+    void *asan_fake;          /* ASan's fake stack while switched away */
+    const void *asan_bottom;  /* stack bounds for ASan: the slot for a */
+    size_t asan_size;         /* coroutine, learnt on first switch for main */
+#endif
+    char name[WEFT__NAME_MAX]; /* NUL-terminated copy of the given name */
+};
+
+/* Per-thread coroutine state. */
+struct weft__tls {
+    struct weft_coro *current; /* running coroutine, &main on the thread's
+                                  own stack; NULL until the thread first
+                                  creates or resumes a coroutine */
+    struct weft_coro main;     /* the thread's own stack as a context */
+    struct weft_coro *from;    /* the context last switched away from: a
+                                  fault on its stack inside weft__switch()
+                                  happens after current has changed */
+    int ready;                 /* overflow reporting set up on this thread */
+};
+
+extern __thread struct weft__tls weft__tls
+    __attribute__((tls_model("initial-exec")));
+
+/*
+ * For the scheduler, which moves between coroutines without the resume /
+ * yield pairing: a task's coroutine is adopted once, as if resumed by
+ * `resumer` with its results going to *out_slot, and from then on entered
+ * and left with weft__coro_jump(), which changes no coroutine's state.
+ */
+void weft__coro_adopt(struct weft_coro *co, struct weft_coro *resumer, void **out_slot);
+int weft__coro_jump(struct weft_coro *to, int code);
+
+/* The running context: the running coroutine, or the thread's own stack. */
+struct weft_coro *weft__coro_self(void);
+
+/* Sets up the SIGSEGV reporter and this thread's alternate signal stack. */
+void weft__overflow_thread_init(void);
+
+/* Ends the process with one line naming `co`, for a corrupted canary. */
+__attribute__((noreturn)) void weft__overflow_abort(const struct weft_coro *co);
+
+/* Body of every coroutine; called by weft__entry() in src/arch. */
+__attribute__((noreturn)) void weft__coro_main(struct weft_coro *co);
+
+#endif /* WEFT_CORO_INTERNAL_H */

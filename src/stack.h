@@ -1,0 +1,43 @@
+/*
+ * stack.h - coroutine stacks: mmap'd slots with a guard below, pooled.
+ *
+ * A slot is [guard page][usable stack ... record]: the guard page is the
+ * lowest page, the usable memory sits above it and the coroutine keeps its
+ * record at the very top. Slots are carved from slabs (one mmap serves many
+ * stacks) and never unmapped; freed slots wait in a per-thread cache and a
+ * process-wide depot for the next weft__stack_get() of the same size.
+ */
+#ifndef WEFT_STACK_H
+#define WEFT_STACK_H
+
+#include <stddef.h>
+
+/* How the page below a stack catches an overflow. */
+enum weft__guard {
+    WEFT__GUARD_CANARY = 0, /* plain memory that must stay zero; checked when
+                               the coroutine ends and when it is freed */
+    WEFT__GUARD_PAGE = 1    /* inaccessible: an overflow faults at once */
+};
+
+struct weft__stack {
+    char *lo;      /* lowest usable byte; the guard page is just below it */
+    char *hi;      /* one past the highest byte of the slot */
+    int guard;     /* enum weft__guard of this slot */
+};
+
+/* The system page size, read once. */
+size_t weft__page_size(void);
+
+/*
+ * Takes a slot with `size` usable bytes (a multiple of the page size) from
+ * the pool, carving a new slab when the pool is empty. Returns 0 or -ENOMEM.
+ */
+int weft__stack_get(size_t size, struct weft__stack *st);
+
+/* Returns a slot to the pool of the calling thread. */
+void weft__stack_put(const struct weft__stack *st);
+
+/* True when a WEFT__GUARD_CANARY slot's guard area is still all zero. */
+int weft__stack_canary_ok(const struct weft__stack *st);
+
+#endif /* WEFT_STACK_H */
