@@ -38,5 +38,5 @@ static int run_create(uint64_t iters, struct bench_sample *out)
 
 void bench_create_register(void)
 {
-    bench_register(&(struct bench){"create", "weft", run_create, 0});
+    bench_register(&(struct bench){"create", "weft", run_create, 0, 0});
 }

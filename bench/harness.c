@@ -1,11 +1,13 @@
 /*
  * harness.c - registry, run loop, statistics and output of weft-bench.
  *
- * Each selected benchmark runs RUNS times (five unless --runs says
- * otherwise) with the same iteration count; the table and the JSON lines
- * report the median, min and max of the per-operation times. Benchmarks are
- * reported grouped by bench name, in the order their first implementation
- * was registered, so "switch" rows stay together whatever the file order.
+ * Each selected benchmark runs RUNS times (five, or the benchmark's own
+ * count, unless --runs says otherwise) with the same iteration count; the
+ * table and the JSON lines report the median, min and max of the
+ * per-operation times, and the median of each named extra value.
+ * Benchmarks are reported grouped by bench name, in the order their first
+ * implementation was registered, so "switch" rows stay together whatever
+ * the file order.
  *
  * Calibration: without a fixed count, the harness grows the count until one
  * run takes at least CALIB_MIN_NS, then scales it to TARGET_NS. The
@@ -23,7 +25,8 @@
 
 enum {
     MAX_BENCHES = 64, /* room for every group planned (yield, chan, ...) */
-    MAX_RUNS = 99     /* upper bound of --runs */
+    MAX_RUNS = 99,    /* upper bound of --runs */
+    DEFAULT_RUNS = 5  /* runs of a benchmark that names no count */
 };
 
 #define TARGET_NS 200e6   /* aim of a calibrated run: 200 ms */
@@ -38,7 +41,7 @@ struct options {
     const char *filter;  /* --filter NAME: only this bench name */
     const char *impl;    /* --impl NAME: only this implementation */
     uint64_t iters;      /* --iters N: operations per run, 0 = default */
-    int runs;            /* --runs N: runs per benchmark */
+    int runs;            /* --runs N: runs per benchmark, 0 = default */
     int list;            /* --list: print the registry and exit */
 };
 
@@ -48,7 +51,21 @@ struct result {
     int runs;            /* runs made */
     double med, min, max;         /* ns per operation */
     double bytes, pte_bytes;      /* median per operation; < 0 if none */
+    struct bench_extra extra[BENCH_MAX_EXTRA]; /* medians, by name */
 };
+
+void bench_sample_set(struct bench_sample *s, const char *name, double value)
+{
+    int i = 0;
+    while (i < BENCH_MAX_EXTRA && s->extra[i].name && strcmp(s->extra[i].name, name))
+        i++;
+    if (i == BENCH_MAX_EXTRA) {
+        fprintf(stderr, "weft-bench: too many extra values (BENCH_MAX_EXTRA)\n");
+        abort();
+    }
+    s->extra[i].name = name;
+    s->extra[i].value = value;
+}
 
 void bench_register(const struct bench *b)
 {
@@ -79,12 +96,20 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* An empty sample: nothing measured yet, no extra values. */
+static void sample_init(struct bench_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    s->bytes = s->pte_bytes = -1;
+}
+
 /* Finds an iteration count for a run of about TARGET_NS. */
 static int calibrate(const struct bench *b, uint64_t *iters)
 {
     uint64_t n = 100;
     struct bench_sample s;
     for (;;) {
+        sample_init(&s);
         int rc = b->run(n, &s);
         if (rc < 0)
             return rc;
@@ -99,29 +124,66 @@ static int calibrate(const struct bench *b, uint64_t *iters)
     return 0;
 }
 
+/*
+ * Files the extra values of one run's sample under r->extra's names (adding
+ * names not seen before): value of name j goes to vals[j][nvals[j]++].
+ */
+static void collect_extra(struct result *r, const struct bench_sample *s,
+                          double vals[][MAX_RUNS], int *nvals)
+{
+    for (int k = 0; k < BENCH_MAX_EXTRA && s->extra[k].name; k++) {
+        int j = 0;
+        while (j < BENCH_MAX_EXTRA && r->extra[j].name &&
+               strcmp(r->extra[j].name, s->extra[k].name))
+            j++;
+        if (j == BENCH_MAX_EXTRA)
+            continue; /* cannot happen: a sample holds as many names */
+        r->extra[j].name = s->extra[k].name;
+        vals[j][nvals[j]++] = s->extra[k].value;
+    }
+}
+
 static int run_bench(const struct bench *b, const struct options *o,
                      struct result *r)
 {
     double ns[MAX_RUNS], bytes[MAX_RUNS], pte[MAX_RUNS];
+    double extra[BENCH_MAX_EXTRA][MAX_RUNS];
+    int nextra[BENCH_MAX_EXTRA] = {0};
     int rc = 0;
+    memset(r->extra, 0, sizeof r->extra);
     r->iters = o->iters ? o->iters : b->iters;
     if (!r->iters && (rc = calibrate(b, &r->iters)) < 0)
         return rc;
-    r->runs = o->runs;
-    for (int i = 0; i < o->runs; i++) {
-        struct bench_sample s = {0, -1, -1};
+    r->runs = o->runs ? o->runs : b->runs > 0 ? b->runs : DEFAULT_RUNS;
+    if (r->runs > MAX_RUNS)
+        r->runs = MAX_RUNS;
+    for (int i = 0; i < r->runs; i++) {
+        struct bench_sample s;
+        sample_init(&s);
         if ((rc = b->run(r->iters, &s)) < 0)
             return rc;
         ns[i] = s.ns / (double)r->iters;
         bytes[i] = s.bytes < 0 ? -1 : s.bytes / (double)r->iters;
         pte[i] = s.pte_bytes < 0 ? -1 : s.pte_bytes / (double)r->iters;
+        collect_extra(r, &s, extra, nextra);
     }
-    r->bytes = median(bytes, o->runs);
-    r->pte_bytes = median(pte, o->runs);
-    r->med = median(ns, o->runs);   /* sorts ns: min and max follow */
+    for (int j = 0; j < BENCH_MAX_EXTRA && r->extra[j].name; j++)
+        r->extra[j].value = median(extra[j], nextra[j]);
+    r->bytes = median(bytes, r->runs);
+    r->pte_bytes = median(pte, r->runs);
+    r->med = median(ns, r->runs);   /* sorts ns: min and max follow */
     r->min = ns[0];
-    r->max = ns[o->runs - 1];
+    r->max = ns[r->runs - 1];
     return 0;
+}
+
+/* Prints an extra value: whole numbers without decimals (counts). */
+static void print_value(double v)
+{
+    if (v > -1e15 && v < 1e15 && (double)(long long)v == v)
+        printf("%lld", (long long)v);
+    else
+        printf("%.3f", v);
 }
 
 static void print_row(const struct bench *b, const struct result *r, int json)
@@ -135,12 +197,22 @@ static void print_row(const struct bench *b, const struct result *r, int json)
             printf(",\"bytes_per_op\":%.1f", r->bytes);
         if (r->pte_bytes >= 0)
             printf(",\"pte_bytes_per_op\":%.1f", r->pte_bytes);
+        for (int j = 0; j < BENCH_MAX_EXTRA && r->extra[j].name; j++) {
+            printf(",\"%s\":", r->extra[j].name);
+            print_value(r->extra[j].value);
+        }
         printf("}\n");
     } else {
-        printf("%-8s %-15s %12.2f %10.2f %10.2f %11llu", b->name, b->impl,
+        printf("%-10s %-15s %12.2f %10.2f %10.2f %11llu", b->name, b->impl,
                r->med, r->min, r->max, (unsigned long long)r->iters);
         if (r->bytes >= 0)
             printf(" %10.1f", r->bytes);
+        else if (r->extra[0].name)
+            printf(" %10s", "");
+        for (int j = 0; j < BENCH_MAX_EXTRA && r->extra[j].name; j++) {
+            printf(" %s=", r->extra[j].name);
+            print_value(r->extra[j].value);
+        }
         printf("\n");
     }
     fflush(stdout);
@@ -156,7 +228,8 @@ static void usage(FILE *f)
             "  --impl NAME    only implementations named NAME\n"
             "  --iters N      N operations per run instead of the default\n"
             "                 (calibrated to ~200 ms, or fixed per bench)\n"
-            "  --runs N       runs per benchmark (default 5, at most %d)\n"
+            "  --runs N       runs per benchmark (default 5 or the\n"
+            "                 benchmark's own, at most %d)\n"
             "  --list         list the benchmarks and exit\n",
             MAX_RUNS);
 }
@@ -172,7 +245,7 @@ static unsigned long long parse_count(const char *s)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){.runs = 5};
+    *o = (struct options){0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i]; /* the option, for the error message */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -213,6 +286,23 @@ static int selected(const struct bench *b, const struct options *o)
            (!o->impl || !strcmp(b->impl, o->impl));
 }
 
+/*
+ * True when an earlier selected benchmark has the name and impl of
+ * registry[k]: with --iters they differ in nothing (the two "sleepers"
+ * rows differ only in their fixed count), so the later one is skipped.
+ */
+static int repeats_earlier(int k, const struct options *o)
+{
+    if (!o->iters)
+        return 0;
+    for (int j = 0; j < k; j++)
+        if (selected(&registry[j], o) &&
+            !strcmp(registry[j].name, registry[k].name) &&
+            !strcmp(registry[j].impl, registry[k].impl))
+            return 1;
+    return 0;
+}
+
 /* True when registry[i] is the first benchmark with its bench name. */
 static int first_of_name(int i)
 {
@@ -233,14 +323,15 @@ int bench_main(int argc, char **argv)
             continue;
         for (int k = i; k < registered; k++) {
             const struct bench *b = &registry[k];
-            if (strcmp(b->name, registry[i].name) || !selected(b, &o))
+            if (strcmp(b->name, registry[i].name) || !selected(b, &o) ||
+                repeats_earlier(k, &o))
                 continue;
             if (o.list) {
                 printf("%s %s\n", b->name, b->impl);
                 continue;
             }
             if (!o.json && !header++)
-                printf("%-8s %-15s %12s %10s %10s %11s %10s\n", "bench",
+                printf("%-10s %-15s %12s %10s %10s %11s %10s\n", "bench",
                        "impl", "median ns/op", "min", "max", "iters",
                        "bytes/op");
             struct result r;

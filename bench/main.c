@@ -9,9 +9,16 @@ int main(int argc, char **argv)
     bench_switch_register();
     bench_create_register();
     bench_memory_register();
+    bench_yield_register();
+    bench_spawn_register();
+    bench_sleepers_register();
+    bench_timer_heap_register();
     peer_ucontext_register();
 #ifdef WEFT_BENCH_HAVE_FCONTEXT
     peer_fcontext_register();
+#endif
+#ifdef WEFT_BENCH_HAVE_FIBER
+    peer_fiber_register();
 #endif
     return bench_main(argc, argv);
 }

@@ -83,6 +83,6 @@ static int run_create(uint64_t iters, struct bench_sample *out)
 
 void peer_fcontext_register(void)
 {
-    bench_register(&(struct bench){"switch", "boost_fcontext", run_switch, 0});
-    bench_register(&(struct bench){"create", "boost_fcontext", run_create, 0});
+    bench_register(&(struct bench){"switch", "boost_fcontext", run_switch, 0, 0});
+    bench_register(&(struct bench){"create", "boost_fcontext", run_create, 0, 0});
 }

@@ -84,6 +84,6 @@ static int run_create(uint64_t iters, struct bench_sample *out)
 
 void peer_ucontext_register(void)
 {
-    bench_register(&(struct bench){"switch", "ucontext", run_switch, 0});
-    bench_register(&(struct bench){"create", "ucontext", run_create, 0});
+    bench_register(&(struct bench){"switch", "ucontext", run_switch, 0, 0});
+    bench_register(&(struct bench){"create", "ucontext", run_create, 0, 0});
 }

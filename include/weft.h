@@ -18,6 +18,17 @@
  * - Stacks are pooled per thread and reused; memory of a destroyed
  *   coroutine's stack is not returned to the kernel until the process
  *   exits.
+ * - A loop lives for one weft_run() call on its thread. Tasks belong to it:
+ *   a task spawned with a handle stays readable until weft_task_release()
+ *   or until weft_run() returns, whichever comes first; a detached task
+ *   (no handle) is freed when it ends. A task's stack returns to the pool
+ *   as soon as its function returns.
+ * - Futures, handles, scopes, groups and as_completed iterators live in the
+ *   caller's storage, zero-initialised; weft keeps pointers into them only
+ *   while they are in use (a future being awaited, a handle scheduled, a
+ *   scope or group entered and not yet exited), so they must not move or
+ *   die before then. Wait nodes live on the waiting task's stack.
+ * - weft never frees what a caller passes as an argument or a result.
  *
  * Errors
  * ------
@@ -29,5 +40,7 @@
 
 #include "weft/error.h"
 #include "weft/coro.h"
+#include "weft/sched.h"
+#include "weft/task.h"
 
 #endif /* WEFT_H */

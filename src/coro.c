@@ -24,10 +24,6 @@
 
 #include "arch/context.h"
 #include "coro_internal.h"
-
-#ifdef WEFT_ASAN
-#include <sanitizer/common_interface_defs.h>
-#endif
 #ifdef WEFT_HAVE_VALGRIND_H
 #include <valgrind/valgrind.h>
 #endif
@@ -51,33 +47,6 @@ static inline struct weft_coro *self_context(void)
     return WEFT_LIKELY(self != NULL) ? self : thread_start();
 }
 
-/*
- * Suspends `from` (the running context) and runs `to`, which sees `code` as
- * the result of its own switch. Only here does `current` change, after
- * `from` is recorded: whatever faults on from's stack before the switch
- * (a call's push, without inlining) still finds from as current or as
- * from, so the overflow reporter names the right coroutine.
- */
-static inline int switch_to(struct weft_coro *from, struct weft_coro *to, int code)
-{
-    weft__tls.from = from;
-    weft__tls.current = to;
-#ifdef WEFT_ASAN
-    __sanitizer_start_switch_fiber(&from->asan_fake, to->asan_bottom, to->asan_size);
-    code = weft__switch(&from->sp, to->sp, code);
-    const void *bottom;
-    size_t size;
-    __sanitizer_finish_switch_fiber(from->asan_fake, &bottom, &size);
-    if (!weft__tls.from->asan_size) {   /* the thread's stack, seen at last */
-        weft__tls.from->asan_bottom = bottom;
-        weft__tls.from->asan_size = size;
-    }
-    return code;
-#else
-    return weft__switch(&from->sp, to->sp, code);
-#endif
-}
-
 static void set_name(struct weft_coro *co, const char *name)
 {
     size_t n = name ? strnlen(name, WEFT__NAME_MAX - 1) : 0;
@@ -96,19 +65,32 @@ int weft_coro_create(weft_coro **out, weft_coro_fn fn, void *arg,
         weft__overflow_thread_init();
         weft__tls.ready = 1;
     }
-    size_t page = weft__page_size();
-    size = (size + page - 1) & ~(page - 1);
+    if (size != WEFT_STACK_DEFAULT) {   /* the default is a page multiple */
+        size_t page = weft__page_size();
+        size = (size + page - 1) & ~(page - 1);
+    }
     if (weft__stack_get(size, &st) < 0)
         return -ENOMEM;
 
     struct weft_coro *co = (struct weft_coro *)(st.hi - RECORD_BYTES);
-    memset(co, 0, sizeof *co);
-    co->state = WEFT__SUSPENDED;
+    /* Field by field: clearing the whole record (name included) compiles
+       to a rep stos that costs a quarter of a create. */
+    co->resumer = NULL;
+    co->out_slot = NULL;
     co->in_slot = &co->sink;
+    co->state = WEFT__SUSPENDED;
+    co->closing = co->blocked = co->pinned = co->started = 0;
+    co->sink = NULL;
     co->fn = fn;
     co->arg = arg;
+    co->userdata = NULL;
+    co->valgrind_id = 0;
     co->stack = st;
-    if (opts)
+#ifdef WEFT_ASAN
+    co->asan_fake = NULL;
+#endif
+    co->name[0] = '\0';
+    if (opts && opts->name)
         set_name(co, opts->name);
     co->sp = weft__frame_init(co, co);
 #ifdef WEFT_ASAN
@@ -170,7 +152,7 @@ static inline int resume_with(struct weft_coro *self, struct weft_coro *co, void
     co->out_slot = out ? out : &co->sink;
     *co->in_slot = in;
     co->state = WEFT__ACTIVE;
-    return switch_to(self, co, code);
+    return weft__switch_to(self, co, code);
 }
 
 /* The cases weft_coro_resume() keeps off its fast path. */
@@ -206,7 +188,7 @@ int weft_coro_yield(void *value, void **in)
     *self->out_slot = value;
     self->in_slot = in ? in : &self->sink;
     self->state = WEFT__SUSPENDED;
-    return switch_to(self, r, WEFT_CORO_YIELDED);
+    return weft__switch_to(self, r, WEFT_CORO_YIELDED);
 }
 
 int weft_coro_transfer(weft_coro *to, void *value, void **in)
@@ -224,7 +206,7 @@ int weft_coro_transfer(weft_coro *to, void *value, void **in)
     to->state = WEFT__ACTIVE;
     self->in_slot = in ? in : &self->sink;
     self->state = WEFT__SUSPENDED;
-    return switch_to(self, to, 0);
+    return weft__switch_to(self, to, 0);
 }
 
 void weft__coro_adopt(struct weft_coro *co, struct weft_coro *resumer, void **out_slot)
@@ -233,12 +215,6 @@ void weft__coro_adopt(struct weft_coro *co, struct weft_coro *resumer, void **ou
     co->out_slot = out_slot;
     co->state = WEFT__ACTIVE;
     co->pinned = co->blocked = 1;
-}
-
-int weft__coro_jump(struct weft_coro *to, int code)
-{
-    struct weft_coro *self = self_context();
-    return switch_to(self, to, code);
 }
 
 struct weft_coro *weft__coro_self(void)

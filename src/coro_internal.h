@@ -7,6 +7,7 @@
 #define WEFT_CORO_INTERNAL_H
 
 #include "weft/coro.h"
+#include "arch/context.h"
 #include "stack.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -15,6 +16,10 @@
 #if __has_feature(address_sanitizer)
 #define WEFT_ASAN 1
 #endif
+#endif
+
+#ifdef WEFT_ASAN
+#include <sanitizer/common_interface_defs.h>
 #endif
 
 #define WEFT_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -82,13 +87,45 @@ extern __thread struct weft__tls weft__tls
     __attribute__((tls_model("initial-exec")));
 
 /*
+ * Suspends `from` (the running context) and runs `to`, which sees `code` as
+ * the result of its own switch. Only here does `current` change, after
+ * `from` is recorded: whatever faults on from's stack before the switch
+ * (a call's push, without inlining) still finds from as current or as
+ * from, so the overflow reporter names the right coroutine.
+ */
+static inline int weft__switch_to(struct weft_coro *from, struct weft_coro *to, int code)
+{
+    weft__tls.from = from;
+    weft__tls.current = to;
+#ifdef WEFT_ASAN
+    __sanitizer_start_switch_fiber(&from->asan_fake, to->asan_bottom, to->asan_size);
+    code = weft__switch(&from->sp, to->sp, code);
+    const void *bottom;
+    size_t size;
+    __sanitizer_finish_switch_fiber(from->asan_fake, &bottom, &size);
+    if (!weft__tls.from->asan_size) {   /* the thread's stack, seen at last */
+        weft__tls.from->asan_bottom = bottom;
+        weft__tls.from->asan_size = size;
+    }
+    return code;
+#else
+    return weft__switch(&from->sp, to->sp, code);
+#endif
+}
+
+/*
  * For the scheduler, which moves between coroutines without the resume /
  * yield pairing: a task's coroutine is adopted once, as if resumed by
  * `resumer` with its results going to *out_slot, and from then on entered
  * and left with weft__coro_jump(), which changes no coroutine's state.
+ * Inline, so that a caller can end in a tail call to the switch.
  */
 void weft__coro_adopt(struct weft_coro *co, struct weft_coro *resumer, void **out_slot);
-int weft__coro_jump(struct weft_coro *to, int code);
+
+static inline int weft__coro_jump(struct weft_coro *from, struct weft_coro *to, int code)
+{
+    return weft__switch_to(from, to, code);
+}
 
 /* The running context: the running coroutine, or the thread's own stack. */
 struct weft_coro *weft__coro_self(void);

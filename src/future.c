@@ -1,0 +1,74 @@
+/*
+ * future.c - futures resolved by hand (asyncio.Future).
+ *
+ * The record lives in the caller's weft_future. All zero is a pending
+ * future with no waiters: the waiter list is set up on the first wait.
+ * Waiter nodes live on the waiting tasks' stacks.
+ */
+#include <errno.h>
+
+#include "loop.h"
+
+struct weft__future {
+    struct weft__list waiters;  /* tasks in weft_future_await() */
+    void *value;                /* the result, once resolved */
+    int code;                   /* 0 or the error it was resolved with */
+    int done;                   /* resolved */
+};
+
+WEFT__OPAQUE_FITS(struct weft__future, weft_future);
+
+static int resolve(weft_future *pub, void *value, int code)
+{
+    if (!pub)
+        return -EINVAL;
+    struct weft__future *f = WEFT__OPAQUE(struct weft__future, pub);
+    if (f->done)
+        return -EALREADY;
+    f->done = 1;
+    f->value = value;
+    f->code = code;
+    if (f->waiters.next)
+        weft__wake_all(&f->waiters);
+    return 0;
+}
+
+int weft_future_set_result(weft_future *f, void *value)
+{
+    return resolve(f, value, 0);
+}
+
+int weft_future_set_error(weft_future *f, int err)
+{
+    if (err >= 0)
+        return -EINVAL;
+    return resolve(f, NULL, err);
+}
+
+int weft_future_await(weft_future *pub, void **value)
+{
+    struct weft_task *self = weft__self();
+    if (!pub)
+        return -EINVAL;
+    if (!self)
+        return -EPERM;
+    struct weft__future *f = WEFT__OPAQUE(struct weft__future, pub);
+    if (!f->done) {
+        struct weft__waiter w = {.task = self};
+        if (!f->waiters.next)
+            weft__list_init(&f->waiters);
+        weft__list_push_back(&f->waiters, &w.link);
+        int rc = weft__park(self, WEFT_FOREVER);
+        weft__list_remove(&w.link);
+        if (!f->done)
+            return rc < 0 ? rc : -EINTR;
+    }
+    if (value)
+        *value = f->value;
+    return f->code;
+}
+
+int weft_future_done(const weft_future *pub)
+{
+    return pub && ((const struct weft__future *)(const void *)pub->opaque_)->done;
+}

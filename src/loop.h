@@ -1,0 +1,213 @@
+/*
+ * loop.h - the loop, task and scope records, and the park/wake primitive
+ * every suspending call of weft is built on. Shared by sched.c, task.c,
+ * callback.c, future.c, scope.c, combine.c and group.c.
+ *
+ * Parking. A task that must wait puts a wait node (struct weft__waiter, on
+ * its own stack) on the queue of what it waits for, then calls
+ * weft__park(). Whoever satisfies the wait takes the node off and calls
+ * weft__wake(task, 0). A deadline, a cancellation or an expired scope wake
+ * the task with -ETIMEDOUT / -ECANCELED instead, leaving the node where it
+ * is; so after weft__park() returns, the task always removes its node
+ * itself (removal is idempotent, see list.h) and decides from the code.
+ * A task that is not parked ignores weft__wake(), so a task waiting on
+ * several things at once (gather, wait) is woken once and looks again.
+ */
+#ifndef WEFT_LOOP_H
+#define WEFT_LOOP_H
+
+#include <stdint.h>
+
+#include "weft/sched.h"
+#include "weft/task.h"
+#include "weft/coro.h"
+#include "list.h"
+#include "timer_heap.h"
+
+/*
+ * A timer of the loop: a task's wake-up or a callback's due time. `fire`
+ * runs on the loop's stack when the clock reaches the deadline.
+ */
+struct weft__alarm {
+    struct weft__timer timer; /* position in the loop's heap */
+    void (*fire)(struct weft__alarm *a); /* what the deadline does */
+};
+
+/* The record behind a weft_handle (a scheduled callback). */
+struct weft__handle {
+    struct weft__alarm alarm;   /* for call_later / call_at */
+    struct weft__list link;     /* in the loop's ready callbacks */
+    weft_callback_fn fn;        /* the callback */
+    void *arg;                  /* its argument */
+    int state;                  /* enum weft__handle_state */
+    int owned;                  /* weft allocated it and frees it after */
+};
+
+enum weft__handle_state {
+    WEFT__HANDLE_IDLE = 0,      /* never scheduled, ran, or cancelled */
+    WEFT__HANDLE_TIMED = 1,     /* waiting in the timer heap */
+    WEFT__HANDLE_READY = 2      /* in the ready list, runs next tick */
+};
+
+/* The record behind a weft_scope. */
+struct weft__scope {
+    struct weft__scope *outer;  /* the scope around it in the same task */
+    struct weft_task *task;     /* the task that entered it */
+    int64_t deadline;           /* loop time, WEFT_FOREVER for none */
+    int cancelled;              /* weft_scope_cancel() was called */
+    int shield;                 /* outer cancellation does not reach in */
+    int active;                 /* entered and not yet exited */
+};
+
+/* A task waiting on a queue; lives on the waiting task's stack. */
+struct weft__waiter {
+    struct weft__list link;     /* in the queue of what it waits for */
+    struct weft_task *task;     /* the waiting task */
+    void (*notify)(struct weft__waiter *w); /* NULL: wake `task`; else
+                                   called instead, after the node is off
+                                   the queue (gather counts ends with it) */
+};
+
+struct weft__group;
+
+/* Internal task states, finer than weft_task_state. */
+enum weft__task_state {
+    WEFT__TASK_QUEUED = 0,      /* in the run queue */
+    WEFT__TASK_RUNNING = 1,     /* the current task */
+    WEFT__TASK_PARKED = 2,      /* waiting for weft__wake() */
+    WEFT__TASK_ENDED = 3        /* its function returned */
+};
+
+struct weft_task {
+    /* Hot: the run queue and the switch. */
+    struct weft__list link;     /* in the run queue while QUEUED */
+    weft_coro *coro;            /* its coroutine; NULL once ended */
+    weft_coro *top;             /* the coroutine to switch to when it runs
+                                   again: coro, or one coro resumed and
+                                   that parked (an async generator) */
+    struct weft__loop *loop;    /* the loop it belongs to */
+    int state;                  /* enum weft__task_state */
+    int wake_code;              /* what weft__park() returns */
+    struct weft__scope *scope;  /* innermost scope entered, or NULL */
+    int cancel_requested;       /* weft_task_cancel() was called */
+    int started;                /* its function has begun */
+    /* Waiting. */
+    struct weft__alarm alarm;   /* wakes it from a timed park */
+    int64_t wake_at;            /* the park's own end (sleep), else FOREVER */
+    /* Outcome and bookkeeping. */
+    weft_task_fn fn;            /* the body */
+    void *arg;                  /* its argument */
+    void *result;               /* what it stored in *result */
+    int code;                   /* what it returned */
+    int joined;                 /* weft_task_join() has been called */
+    int refs;                   /* caller's reference + the loop's while alive */
+    struct weft__list waiters;  /* struct weft__waiter: woken when it ends */
+    struct weft__list done_cbs; /* struct weft__done_cb, run when it ends */
+    struct weft__list all_link; /* in loop->tasks while not ended */
+    struct weft__group *group;  /* the task group it belongs to, or NULL */
+    struct weft__list group_link; /* in the group's member list */
+    struct weft__waiter group_node; /* tells the group when it ends */
+    uint64_t id;                /* spawn order, for default names */
+    uint64_t end_seq;           /* order of its end among the loop's tasks */
+    char name[32];              /* NUL-terminated */
+};
+
+struct weft__loop {
+    struct weft__list runq;     /* runnable tasks, FIFO */
+    size_t runq_len;            /* length of runq */
+    size_t batch;               /* tasks the current tick may still start */
+    struct weft_task *current;  /* the running task, NULL on the loop stack */
+    weft_coro *base;            /* the context weft_run() runs the loop on */
+    void *ended;                /* where an ending task's coroutine puts it */
+    int doomed;                 /* after a second deadlock every wait fails */
+    struct weft__list ready;    /* callbacks due, FIFO (struct weft__handle) */
+    struct weft__timer_heap timers; /* alarms by deadline */
+    struct weft__list tasks;    /* tasks not ended, in spawn order */
+    size_t ntasks;              /* length of tasks */
+    struct weft__list zombies;  /* ended tasks still referenced (freed at exit) */
+    int virtual_clock;          /* time moves only when nothing can run */
+    int64_t vnow;               /* the virtual clock */
+    size_t stack_size;          /* default task stack */
+    uint64_t next_id;           /* for task ids */
+    uint64_t ends;              /* tasks ended so far, for end_seq */
+    struct weft_task *free_tasks; /* recycled task records (via link.next) */
+};
+
+/* The loop running on this thread, or NULL. */
+extern __thread struct weft__loop *weft__loop
+    __attribute__((tls_model("initial-exec")));
+
+/* The loop's clock: virtual time, or CLOCK_MONOTONIC. */
+int64_t weft__now(const struct weft__loop *L);
+
+/* The loop time `ns` after `now`, WEFT_FOREVER when that is past it. */
+static inline int64_t weft__after(int64_t now, int64_t ns)
+{
+    return ns >= WEFT_FOREVER - now ? WEFT_FOREVER : now + ns;
+}
+
+/* Arms `a` for loop time `when`. Returns 0 or -ENOMEM. */
+int weft__alarm_set(struct weft__loop *L, struct weft__alarm *a, int64_t when);
+void weft__alarm_clear(struct weft__loop *L, struct weft__alarm *a);
+
+/*
+ * The running task, or NULL (then the caller returns -EPERM): outside a
+ * loop, or on the loop's own stack (a callback).
+ */
+static inline struct weft_task *weft__self(void)
+{
+    struct weft__loop *L = weft__loop;
+    return L ? L->current : NULL;
+}
+
+/*
+ * Suspends the running task until weft__wake(), until the loop time
+ * `wake_at` (then returns 0), or until a cancellation or scope deadline
+ * applies (-ECANCELED / -ETIMEDOUT). Checks those first and returns at once
+ * when one already applies. May suspend.
+ */
+int weft__park(struct weft_task *self, int64_t wake_at);
+
+/* Makes a parked task runnable; weft__park() returns `code`. A no-op for a
+   task that is not parked. Never suspends. */
+void weft__wake(struct weft_task *t, int code);
+
+/* Queues a runnable task at the end of the run queue. */
+void weft__enqueue(struct weft__loop *L, struct weft_task *t);
+
+/* Takes every waiter off `q` and wakes (or notifies) it with code 0. */
+void weft__wake_all(struct weft__list *q);
+
+/*
+ * -ECANCELED or -ETIMEDOUT if a cancellation or expired deadline applies to
+ * `t` now, else 0 with *deadline (if not NULL) set to the earliest deadline
+ * that applies (WEFT_FOREVER for none). Implemented in scope.c.
+ */
+int weft__scope_status(const struct weft_task *t, int64_t now, int64_t *deadline);
+
+/* Wakes `t` if it is parked and a cancellation now applies to it. */
+void weft__recheck(struct weft_task *t);
+
+/* Schedules h's callback for the next tick (call_soon). */
+void weft__ready(struct weft__loop *L, struct weft__handle *h);
+
+/* Task life (task.c): ends `t` after its function returned, on the loop's
+   stack; and frees every record when the loop ends. */
+void weft__task_finish(struct weft__loop *L, struct weft_task *t);
+void weft__task_free_all(struct weft__loop *L);
+
+/* Drops the callbacks still scheduled when the loop ends (callback.c). */
+void weft__callbacks_drop(struct weft__loop *L);
+
+/* Spawns into loop L (weft_spawn without the current-loop lookup). */
+int weft__spawn(struct weft__loop *L, struct weft_task **out, weft_task_fn fn,
+                void *arg, const weft_task_opts *opts);
+
+/* Puts a private record into its public opaque storage, checked for size. */
+#define WEFT__OPAQUE(type, pub) \
+    ((type *)(void *)(pub)->opaque_)
+#define WEFT__OPAQUE_FITS(type, pubtype) \
+    _Static_assert(sizeof(type) <= sizeof(((pubtype *)0)->opaque_) && \
+                   _Alignof(type) <= 8, #type " fits in " #pubtype)
+
+#endif /* WEFT_LOOP_H */

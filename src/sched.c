@@ -1,0 +1,449 @@
+/*
+ * sched.c - the per-thread loop: run queue, ticks, parking, the clock.
+ *
+ * A tick runs the callbacks that were due when it began, then the tasks that
+ * were runnable when it began (`batch`), then fires the alarms whose time
+ * has come; what those make runnable waits for the next tick, so a task that
+ * yields in a loop cannot starve timers or callbacks.
+ *
+ * Tasks switch straight to one another: a task that parks or yields pops
+ * the next runnable task and jumps to it (weft__coro_jump), one switch
+ * instead of two through the loop's stack. Only when the tick's batch is
+ * spent and there is loop work to do (callbacks, due alarms), or nothing is
+ * runnable, does it jump to the loop. Every task's coroutine is adopted
+ * with the loop's context as its resumer, so a task that returns lands
+ * there, where weft__task_finish() ends it. A task is entered at its `top`:
+ * a coroutine the task resumed (an async generator) may park, and the task
+ * continues there when woken, with its chain of resumers intact.
+ *
+ * Invariants:
+ * - current is the running task, NULL while the loop's own stack runs.
+ * - A task is in exactly one of: the run queue (QUEUED), running, parked
+ *   (maybe in some wait queue and the timer heap), or ended.
+ * - The virtual clock moves only in the loop, when nothing is runnable.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "coro_internal.h"
+#include "loop.h"
+
+__thread struct weft__loop *weft__loop __attribute__((tls_model("initial-exec")));
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t weft__now(const struct weft__loop *L)
+{
+    return L->virtual_clock ? L->vnow : monotonic_ns();
+}
+
+int64_t weft_now(void)
+{
+    struct weft__loop *L = weft__loop;
+    return L ? weft__now(L) : monotonic_ns();
+}
+
+int weft__alarm_set(struct weft__loop *L, struct weft__alarm *a, int64_t when)
+{
+    weft__timer_heap_remove(&L->timers, &a->timer);
+    return weft__timer_heap_insert(&L->timers, &a->timer, when);
+}
+
+void weft__alarm_clear(struct weft__loop *L, struct weft__alarm *a)
+{
+    weft__timer_heap_remove(&L->timers, &a->timer);
+}
+
+void weft__enqueue(struct weft__loop *L, struct weft_task *t)
+{
+    t->state = WEFT__TASK_QUEUED;
+    weft__list_push_back(&L->runq, &t->link);
+    L->runq_len++;
+}
+
+static struct weft_task *dequeue(struct weft__loop *L)
+{
+    struct weft__list *n = weft__list_pop_front(&L->runq);
+    if (!n)
+        return NULL;
+    L->runq_len--;
+    return weft__container_of(n, struct weft_task, link);
+}
+
+/* True when the loop has work of its own: callbacks, or alarms now due. */
+static int loop_work_due(struct weft__loop *L)
+{
+    if (!weft__list_empty(&L->ready))
+        return 1;
+    struct weft__timer *t = weft__timer_heap_min(&L->timers);
+    return t && t->deadline <= weft__now(L);
+}
+
+/*
+ * Leaves the running task `self` (already queued or parked) for the next
+ * runnable task, or for the loop, and returns what its own switch brings
+ * back when it runs again: its wake_code, handed over by whoever switches
+ * to it. Nothing is left to do after the switch, so callers end with
+ * "return switch_away(...)" and the switch is a tail call: no return then
+ * goes to a call made on another task's stack, which the return-stack
+ * predictor would miss.
+ */
+/* Switches from `self` (running on coroutine `me`) to the head of the run
+   queue, which the tick's batch still covers. */
+static inline int dispatch(struct weft__loop *L, struct weft_task *self,
+                           struct weft_coro *me)
+{
+    struct weft_task *next =        /* batch <= runq_len: never empty */
+        weft__container_of(L->runq.next, struct weft_task, link);
+    weft__list_remove(&next->link);
+    L->runq_len--;
+    L->batch--;
+    next->state = WEFT__TASK_RUNNING;
+    L->current = next;
+    if (next == self)               /* alone in the queue: keep running */
+        return self->wake_code;
+    return weft__coro_jump(me, next->top, next->wake_code);
+}
+
+/* The tick's batch is spent: start the next one here, unless the loop has
+   work of its own (callbacks, due alarms) or nothing can run. Reached by a
+   tail call, so the fast path of switch_away() calls nothing. */
+__attribute__((noinline)) static int next_tick(struct weft__loop *L, struct weft_task *self,
+                                               struct weft_coro *me)
+{
+    if (!loop_work_due(L))
+        L->batch = L->runq_len;
+    if (L->batch)
+        return dispatch(L, self, me);
+    L->current = NULL;
+    return weft__coro_jump(me, L->base, 0);
+}
+
+/*
+ * Leaves the running task `self` (already queued or parked) for the next
+ * runnable task, or for the loop, and returns what its own switch brings
+ * back when it runs again: its wake_code, handed over by whoever switches
+ * to it. Nothing is left to do after the switch, so callers end with
+ * "return switch_away(...)" and the switch is a tail call: no return then
+ * goes to a call made on another task's stack, which the return-stack
+ * predictor would miss.
+ */
+static inline int switch_away(struct weft__loop *L, struct weft_task *self)
+{
+    struct weft_coro *me = weft__tls.current;
+    self->top = me;                 /* maybe a coroutine the task resumed */
+    if (WEFT_UNLIKELY(!L->batch))
+        return next_tick(L, self, me);
+    return dispatch(L, self, me);
+}
+
+static void task_alarm(struct weft__alarm *a);
+
+int weft__park(struct weft_task *self, int64_t wake_at)
+{
+    struct weft__loop *L = self->loop;
+    int64_t deadline = wake_at;
+    if (self->scope || self->cancel_requested) {
+        int64_t scoped;
+        int rc = weft__scope_status(self, weft__now(L), &scoped);
+        if (rc)
+            return rc;
+        if (scoped < deadline)
+            deadline = scoped;
+    }
+    self->alarm.fire = task_alarm;
+    if (deadline != WEFT_FOREVER && weft__alarm_set(L, &self->alarm, deadline) < 0)
+        return -ENOMEM;
+    self->wake_at = wake_at;
+    self->wake_code = 0;
+    self->state = WEFT__TASK_PARKED;
+    return switch_away(L, self);
+}
+
+void weft__wake(struct weft_task *t, int code)
+{
+    if (t->state != WEFT__TASK_PARKED)
+        return;
+    weft__alarm_clear(t->loop, &t->alarm);
+    t->wake_code = code;
+    weft__enqueue(t->loop, t);
+}
+
+void weft__wake_all(struct weft__list *q)
+{
+    struct weft__list *n;
+    while ((n = weft__list_pop_front(q))) {
+        struct weft__waiter *w = weft__container_of(n, struct weft__waiter, link);
+        if (w->notify)
+            w->notify(w);
+        else
+            weft__wake(w->task, 0);
+    }
+}
+
+/* A parked task's alarm: its own wake time, or a deadline that applies. */
+static void task_alarm(struct weft__alarm *a)
+{
+    struct weft_task *t = weft__container_of(a, struct weft_task, alarm);
+    int64_t now = weft__now(t->loop);
+    if (now >= t->wake_at) {
+        weft__wake(t, 0);
+        return;
+    }
+    int64_t deadline;
+    int rc = weft__scope_status(t, now, &deadline);
+    if (rc)
+        weft__wake(t, rc);
+    else if ((deadline = deadline < t->wake_at ? deadline : t->wake_at) != WEFT_FOREVER)
+        weft__alarm_set(t->loop, a, deadline);  /* a deadline moved: re-arm */
+}
+
+void weft__recheck(struct weft_task *t)
+{
+    int64_t deadline;
+    if (t->state == WEFT__TASK_QUEUED && t->started) {
+        /* Queued in a yield or just woken: its call returns the news. */
+        int rc = weft__scope_status(t, weft__now(t->loop), NULL);
+        if (rc)
+            t->wake_code = rc;
+        return;
+    }
+    if (t->state != WEFT__TASK_PARKED)
+        return;
+    int rc = weft__scope_status(t, weft__now(t->loop), &deadline);
+    if (rc) {
+        weft__wake(t, rc);
+        return;
+    }
+    /* What applies may have changed (a shield lifted): re-arm the alarm. */
+    if (t->wake_at < deadline)
+        deadline = t->wake_at;
+    if (deadline == WEFT_FOREVER)
+        weft__alarm_clear(t->loop, &t->alarm);
+    else
+        weft__alarm_set(t->loop, &t->alarm, deadline);
+}
+
+static inline int yield_now(struct weft_task *self)
+{
+    self->wake_code = 0;        /* weft__recheck() sets it if cancelled */
+    weft__enqueue(self->loop, self);
+    return switch_away(self->loop, self);
+}
+
+/* weft_yield() when a scope or a cancellation may apply. */
+__attribute__((noinline)) static int yield_checked(struct weft_task *self)
+{
+    int rc = weft__scope_status(self, weft__now(self->loop), NULL);
+    return rc ? rc : yield_now(self);
+}
+
+int weft_yield(void)
+{
+    struct weft_task *self = weft__self();
+    if (WEFT_UNLIKELY(!self))
+        return -EPERM;
+    if (WEFT_UNLIKELY(self->scope || self->cancel_requested))
+        return yield_checked(self);
+    return yield_now(self);
+}
+
+int weft_sleep_until(int64_t when)
+{
+    struct weft_task *self = weft__self();
+    if (!self)
+        return -EPERM;
+    if (when <= weft__now(self->loop))
+        return weft_yield();
+    return weft__park(self, when);
+}
+
+int weft_sleep(int64_t ns)
+{
+    struct weft_task *self = weft__self();
+    if (!self)
+        return -EPERM;
+    if (ns < 0)
+        return -EINVAL;
+    if (ns == 0)
+        return weft_yield();
+    return weft__park(self, weft__after(weft__now(self->loop), ns));
+}
+
+/* Runs the callbacks that are due now, the ones queued after them wait. */
+static void run_callbacks(struct weft__loop *L)
+{
+    struct weft__list batch;
+    weft__list_init(&batch);
+    if (weft__list_empty(&L->ready))
+        return;
+    /* Move the ready list aside: callbacks it schedules run next tick. */
+    batch.next = L->ready.next;
+    batch.prev = L->ready.prev;
+    batch.next->prev = batch.prev->next = &batch;
+    weft__list_init(&L->ready);
+    struct weft__list *n;
+    while ((n = weft__list_pop_front(&batch))) {
+        struct weft__handle *h = weft__container_of(n, struct weft__handle, link);
+        h->state = WEFT__HANDLE_IDLE;
+        weft_callback_fn fn = h->fn;
+        void *arg = h->arg;
+        if (h->owned)
+            free(h);
+        fn(arg);
+    }
+}
+
+/* Runs the tick's batch of tasks from the loop's stack. */
+static void run_tasks(struct weft__loop *L)
+{
+    L->batch = L->runq_len;
+    while (L->batch) {
+        struct weft_task *t = dequeue(L);
+        L->batch--;
+        t->state = WEFT__TASK_RUNNING;
+        L->current = t;
+        /* Returns when a task jumps back to the loop (0), or when one ends
+           and its coroutine returns here with its record in L->ended,
+           maybe after many jumps from task to task. */
+        if (weft__coro_jump(L->base, t->top, t->wake_code) == WEFT_CORO_RETURNED)
+            weft__task_finish(L, L->ended);
+        L->current = NULL;
+    }
+}
+
+/* Fires the alarms due by `now`, in deadline order. */
+static void fire_alarms(struct weft__loop *L, int64_t now)
+{
+    struct weft__timer *t;
+    while ((t = weft__timer_heap_min(&L->timers)) && t->deadline <= now) {
+        weft__timer_heap_pop(&L->timers);
+        weft__container_of(t, struct weft__alarm, timer)->fire(
+            weft__container_of(t, struct weft__alarm, timer));
+    }
+}
+
+/* Waits (or, on the virtual clock, jumps) until the next alarm is due. */
+static void idle(struct weft__loop *L)
+{
+    struct weft__timer *t = weft__timer_heap_min(&L->timers);
+    if (L->virtual_clock) {
+        if (t->deadline > L->vnow)
+            L->vnow = t->deadline;
+        return;
+    }
+    struct timespec ts = {.tv_sec = t->deadline / 1000000000,
+                          .tv_nsec = t->deadline % 1000000000};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+/*
+ * Reports the tasks that wait forever and cancels them. If they wait again
+ * (in shielded scopes), the loop is doomed: every wait fails at once, so
+ * every task runs to its end.
+ */
+static void deadlock(struct weft__loop *L, int again)
+{
+    char line[512];
+    int len = snprintf(line, sizeof line, "weft: deadlock: %zu task%s forever:",
+                       L->ntasks, L->ntasks == 1 ? " waits" : "s wait");
+    struct weft__list *n;
+    L->doomed = again;
+    for (n = L->tasks.next; n != &L->tasks; n = n->next) {
+        struct weft_task *t = weft__container_of(n, struct weft_task, all_link);
+        if (!again && len < (int)sizeof line)
+            len += snprintf(line + len, sizeof line - (size_t)len, " '%s'",
+                            weft_task_name(t));
+        t->cancel_requested = 1;
+        weft__recheck(t);
+    }
+    if (!again)
+        fprintf(stderr, "%s\n", line);
+}
+
+/*
+ * Runs ticks until no task is alive. Returns 0, or -EDEADLK when tasks were
+ * left waiting forever (they have been cancelled or closed and ended).
+ */
+static int run_until_empty(struct weft__loop *L, struct weft_task *main_task)
+{
+    int rc = 0, deadlocks = 0;
+    /* Done callbacks of the last tasks still run, and may spawn more. */
+    while (L->ntasks || !weft__list_empty(&L->ready)) {
+        run_callbacks(L);
+        run_tasks(L);
+        if (main_task->state == WEFT__TASK_ENDED) {
+            /* asyncio.run(): main is done, cancel what is left. */
+            struct weft__list *n;
+            for (n = L->tasks.next; n != &L->tasks; n = n->next) {
+                struct weft_task *t = weft__container_of(n, struct weft_task, all_link);
+                if (!t->cancel_requested)
+                    weft_task_cancel(t);
+            }
+        }
+        if (!L->ntasks)
+            continue;           /* only callbacks left: no time passes */
+        if (L->runq_len || !weft__list_empty(&L->ready)) {
+            if (weft__timer_heap_min(&L->timers))   /* no clock read if not */
+                fire_alarms(L, weft__now(L));
+        }
+        else if (weft__timer_heap_min(&L->timers)) {
+            idle(L);
+            fire_alarms(L, weft__now(L));
+        } else if (L->ntasks) {
+            rc = -EDEADLK;
+            deadlock(L, deadlocks++ > 0);
+        }
+    }
+    return rc;
+}
+
+int weft_run_opts(weft_task_fn main, void *arg, void **result,
+                  const weft_loop_opts *opts)
+{
+    if (!main)
+        return -EINVAL;
+    if (weft__loop || weft_coro_current())
+        return -EBUSY;
+    struct weft__loop L;
+    memset(&L, 0, sizeof L);
+    weft__list_init(&L.runq);
+    weft__list_init(&L.ready);
+    weft__list_init(&L.tasks);
+    weft__list_init(&L.zombies);
+    L.virtual_clock = opts && opts->virtual_clock;
+    L.stack_size = opts && opts->stack_size ? opts->stack_size : WEFT_STACK_DEFAULT;
+    if (L.stack_size < WEFT_STACK_MIN || L.stack_size > WEFT_STACK_MAX)
+        return -EINVAL;
+    L.base = weft__coro_self();
+    weft__loop = &L;
+
+    struct weft_task *m;
+    int rc = weft__spawn(&L, &m, main, arg, &(weft_task_opts){.name = "main"});
+    if (rc == 0) {
+        int stuck = run_until_empty(&L, m);
+        rc = stuck ? stuck : m->code;
+        if (result)
+            *result = m->result;
+    }
+    weft__callbacks_drop(&L);
+    weft__task_free_all(&L);
+    weft__timer_heap_free(&L.timers);
+    weft__loop = NULL;
+    return rc;
+}
+
+int weft_run(weft_task_fn main, void *arg, void **result)
+{
+    return weft_run_opts(main, arg, result, NULL);
+}

@@ -1,0 +1,1214 @@
+/*
+ * test_task.c - tasks and futures (include/weft/task.h, first two sections)
+ * under the virtual clock: spawn, states, join and its error codes, results,
+ * cooperative cancellation at every suspension point of this layer (and the
+ * clean removal of the cancelled waiter), done callbacks, the current task,
+ * the task list, names, references and detached tasks, and futures.
+ *
+ * Times are exact: the virtual clock starts at 0 in each weft_run().
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <weft.h>
+
+/* ------------------------------------------------------------------------ */
+/* Recording from inside tasks                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * cmocka's assertions longjmp to the runner, which must never happen from a
+ * task's stack. Task bodies only record: say() appends an event to `logbuf`
+ * (compared whole afterwards), EXPECT* keep the first failed check, which
+ * assert_expectations() reports on the thread's own stack.
+ */
+static char logbuf[16384];        /* events separated by single spaces */
+static size_t loglen;             /* strlen(logbuf) */
+static char expect_first[512];    /* the first failed EXPECT */
+static int expect_failed;         /* how many EXPECTs failed */
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    if (loglen + 2 >= sizeof logbuf)
+        return;
+    if (loglen)
+        logbuf[loglen++] = ' ';
+    va_start(ap, fmt);
+    int n = vsnprintf(logbuf + loglen, sizeof logbuf - loglen, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        loglen += (size_t)n < sizeof logbuf - loglen ? (size_t)n : sizeof logbuf - loglen - 1;
+}
+
+/* The loop's clock as text: whole milliseconds as "12", else "12000001ns". */
+static const char *at(void)
+{
+    static char buf[4][32];
+    static int next;
+    char *b = buf[next++ & 3];
+    int64_t t = weft_now();
+    if (t % WEFT_MSEC(1) == 0)
+        snprintf(b, sizeof buf[0], "%lld", (long long)(t / WEFT_MSEC(1)));
+    else
+        snprintf(b, sizeof buf[0], "%lldns", (long long)t);
+    return b;
+}
+
+/* A return code as text: "0", "ECANCELED", "ETIMEDOUT", ... */
+static const char *cn(int rc)
+{
+    static char buf[4][16];
+    static int next;
+    switch (rc) {
+    case 0: return "0";
+    case 1: return "1";
+    case -EINVAL: return "EINVAL";
+    case -EPERM: return "EPERM";
+    case -EALREADY: return "EALREADY";
+    case -EAGAIN: return "EAGAIN";
+    case -EDEADLK: return "EDEADLK";
+    case -EBUSY: return "EBUSY";
+    case -ECANCELED: return "ECANCELED";
+    case -ETIMEDOUT: return "ETIMEDOUT";
+    case -EIO: return "EIO";
+    case -ENOENT: return "ENOENT";
+    case -EPIPE: return "EPIPE";
+    case -EINTR: return "EINTR";
+    default: break;
+    }
+    char *b = buf[next++ & 3];
+    snprintf(b, sizeof buf[0], "%d", rc);
+    return b;
+}
+
+static void expect_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void expect_fail(const char *file, int line, const char *fmt, ...)
+{
+    if (expect_failed++ == 0) {
+        va_list ap;
+        int n = snprintf(expect_first, sizeof expect_first, "%s:%d: ", file, line);
+        va_start(ap, fmt);
+        vsnprintf(expect_first + n, sizeof expect_first - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+}
+
+#define EXPECT(cond)                                                        \
+    do {                                                                    \
+        if (!(cond))                                                        \
+            expect_fail(__FILE__, __LINE__, "%s", #cond);                   \
+    } while (0)
+#define EXPECT_CODE(expr, want)                                             \
+    do {                                                                    \
+        long got_ = (long)(expr), want_ = (long)(want);                     \
+        if (got_ != want_)                                                  \
+            expect_fail(__FILE__, __LINE__, "%s is %ld (%s), expected %ld (%s)", \
+                        #expr, got_, cn((int)got_), want_, cn((int)want_)); \
+    } while (0)
+#define EXPECT_NOW(ns) EXPECT_CODE(weft_now(), (ns))
+
+/* Fails the test if a check inside a task failed. */
+static void assert_expectations(void)
+{
+    if (expect_failed) {
+        int n = expect_failed;
+        expect_failed = 0;
+        fail_msg("%d check(s) failed inside tasks; first: %s", n, expect_first);
+    }
+}
+
+/* assert_int_equal prints negative codes as huge hex numbers; this does not. */
+#define assert_code(expr, want)                                             \
+    do {                                                                    \
+        long got_ = (long)(expr), want_ = (long)(want);                     \
+        if (got_ != want_)                                                  \
+            fail_msg("%s is %ld (%s), expected %ld (%s)", #expr, got_,      \
+                     cn((int)got_), want_, cn((int)want_));                 \
+    } while (0)
+
+#define assert_log(want) assert_string_equal(logbuf, (want))
+
+static int reset(void **state)
+{
+    (void)state;
+    logbuf[0] = '\0';
+    loglen = 0;
+    expect_failed = 0;
+    return 0;
+}
+
+/* Runs `fn` as main under the virtual clock. */
+static int vrun(weft_task_fn fn, void *arg, void **result)
+{
+    return weft_run_opts(fn, arg, result, &(weft_loop_opts){.virtual_clock = 1});
+}
+
+#define MS(n) WEFT_MSEC(n)
+#define P(n) ((void *)(intptr_t)(n)) /* an integer passed as a value */
+#define N(p) ((intptr_t)(p))         /* and back */
+
+/* ------------------------------------------------------------------------ */
+/* Task bodies shared by the tests                                          */
+/* ------------------------------------------------------------------------ */
+
+/* What a job does: sleep `ms`, then store `value` and return `code`. */
+struct job {
+    const char *name;
+    int64_t ms;
+    int code;
+    intptr_t value;
+};
+
+static int task_job(void *arg, void **result)
+{
+    const struct job *j = arg;
+    int rc = weft_sleep(MS(j->ms));
+    say("%s:%s@%s", j->name, cn(rc), at());
+    if (rc)
+        return rc;
+    *result = P(j->value);
+    return j->code;
+}
+
+static int task_say(void *arg, void **result)
+{
+    (void)result;
+    say("%s", (const char *)arg);
+    return 0;
+}
+
+static int task_noop(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    return 0;
+}
+
+/*
+ * After a cancelled wait: proves the waiter is off whatever it waited on.
+ * Shielded from the task's cancellation, it sleeps 100 ms; anything that
+ * still held the old wait and woke the task would end the sleep early.
+ */
+static void shielded_sleep_100(void)
+{
+    weft_scope s;
+    EXPECT_CODE(weft_scope_enter(&s, WEFT_FOREVER), 0);
+    EXPECT_CODE(weft_scope_shield(&s, 1), 0);
+    int rc = weft_sleep(MS(100));
+    say("shielded:%s@%s", cn(rc), at());
+    EXPECT_CODE(weft_scope_exit(&s), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Spawning                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static void test_task_spawn_outside_loop(void **state)
+{
+    (void)state;
+    weft_task *t = NULL;
+    assert_code(weft_spawn(&t, task_noop, NULL, NULL), -EPERM);
+    assert_null(t);
+    assert_code(weft_spawn(NULL, task_noop, NULL, NULL), -EPERM);
+    assert_null(weft_task_current());
+    assert_int_equal(weft_task_all(NULL, 0), 0);
+}
+
+static int task_big_frame(void *arg, void **result)
+{
+    (void)arg;
+    volatile char buf[128 * 1024];
+    memset((char *)buf, 1, sizeof buf);
+    *result = P(buf[sizeof buf - 1] + buf[0]);
+    return 0;
+}
+
+static int main_spawn_args(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_task *t = NULL;
+    void *r = NULL;
+    EXPECT_CODE(weft_spawn(&t, NULL, NULL, NULL), -EINVAL);
+    EXPECT(t == NULL);
+    EXPECT_CODE(weft_spawn(&t, task_noop, NULL, &(weft_task_opts){.stack_size = 1}), -EINVAL);
+    EXPECT_CODE(weft_spawn(&t, task_noop, NULL,
+                           &(weft_task_opts){.stack_size = WEFT_STACK_MAX + 1}), -EINVAL);
+    EXPECT(t == NULL);
+    EXPECT_CODE(weft_task_all(NULL, 0), 1); /* nothing was left behind */
+    /* A task with a larger stack than the default can use it. */
+    EXPECT_CODE(weft_spawn(&t, task_big_frame, NULL,
+                           &(weft_task_opts){.stack_size = 256 * 1024}), 0);
+    EXPECT_CODE(weft_task_join(t, &r), 0);
+    EXPECT(r == P(2));
+    EXPECT_CODE(weft_task_release(t), 0);
+    return 0;
+}
+
+static void test_task_spawn_bad_arguments(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_spawn_args, NULL, NULL), 0);
+    assert_expectations();
+}
+
+static int task_spawns_c(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    EXPECT_CODE(weft_spawn(NULL, task_say, "c", NULL), 0);
+    say("a");
+    return 0;
+}
+
+static int main_spawn_order(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    EXPECT_CODE(weft_spawn(NULL, task_spawns_c, NULL, NULL), 0);
+    EXPECT_CODE(weft_spawn(NULL, task_say, "b", NULL), 0);
+    say("m1"); /* nothing ran yet */
+    EXPECT_CODE(weft_yield(), 0);
+    say("m2"); /* c was queued behind main */
+    EXPECT_CODE(weft_yield(), 0);
+    say("m3");
+    return 0;
+}
+
+static void test_task_spawn_starts_when_spawner_suspends(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_spawn_order, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("m1 a b m2 c m3");
+}
+
+/* ------------------------------------------------------------------------ */
+/* States, join, result                                                     */
+/* ------------------------------------------------------------------------ */
+
+static int task_checks_running(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    EXPECT_CODE(weft_task_status(weft_task_current()), WEFT_TASK_RUNNING);
+    EXPECT_CODE(weft_task_result(weft_task_current(), NULL), -EAGAIN);
+    EXPECT_CODE(weft_sleep(MS(10)), 0);
+    return 0;
+}
+
+static int main_states(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    struct job fail = {"f", 5, -EIO, 0}, sleeper = {"s", 1000, 0, 0};
+    weft_task *ok, *failed, *cancelled, *unstarted;
+    EXPECT_CODE(weft_task_status(weft_task_current()), WEFT_TASK_RUNNING);
+    EXPECT_CODE(weft_spawn(&ok, task_checks_running, NULL, NULL), 0);
+    EXPECT_CODE(weft_spawn(&failed, task_job, &fail, NULL), 0);
+    EXPECT_CODE(weft_spawn(&cancelled, task_job, &sleeper, NULL), 0);
+    EXPECT_CODE(weft_spawn(&unstarted, task_noop, NULL, NULL), 0);
+    EXPECT_CODE(weft_task_status(ok), WEFT_TASK_PENDING);      /* not started */
+    EXPECT_CODE(weft_task_cancel(unstarted), 0);
+    EXPECT_CODE(weft_task_status(unstarted), WEFT_TASK_PENDING);
+    EXPECT_CODE(weft_yield(), 0);
+    EXPECT_CODE(weft_task_status(ok), WEFT_TASK_PENDING);      /* waiting */
+    EXPECT_CODE(weft_task_status(unstarted), WEFT_TASK_CANCELLED);
+    EXPECT_CODE(weft_sleep(MS(7)), 0);
+    EXPECT_CODE(weft_task_status(failed), WEFT_TASK_FAILED);
+    EXPECT_CODE(weft_task_status(ok), WEFT_TASK_PENDING);
+    EXPECT_CODE(weft_task_cancel(cancelled), 0);
+    EXPECT_CODE(weft_task_status(cancelled), WEFT_TASK_PENDING); /* not ended yet */
+    EXPECT_CODE(weft_sleep(MS(3)), 0);
+    EXPECT_CODE(weft_task_status(ok), WEFT_TASK_DONE);
+    EXPECT_CODE(weft_task_status(cancelled), WEFT_TASK_CANCELLED);
+    EXPECT_CODE(weft_task_status(NULL), WEFT_TASK_CANCELLED);
+    weft_task_release(ok);
+    weft_task_release(failed);
+    weft_task_release(cancelled);
+    weft_task_release(unstarted);
+    return 0;
+}
+
+static void test_task_states(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_states, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("f:0@5 s:ECANCELED@7");
+}
+
+static int main_join(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    struct job a = {"a", 10, 0, 11}, b = {"b", 20, -EIO, 22}, c = {"c", 1000, 0, 33},
+               d = {"d", 5, 0, 44};
+    weft_task *ta, *tb, *tc, *td;
+    void *r = NULL;
+    EXPECT_CODE(weft_spawn(&ta, task_job, &a, NULL), 0);
+    EXPECT_CODE(weft_spawn(&tb, task_job, &b, NULL), 0);
+    EXPECT_CODE(weft_spawn(&tc, task_job, &c, NULL), 0);
+    EXPECT_CODE(weft_spawn(&td, task_job, &d, NULL), 0);
+    EXPECT_CODE(weft_task_join(ta, &r), 0);
+    EXPECT(r == P(11));
+    say("joined-a@%s", at());
+    EXPECT_CODE(weft_task_join(tb, NULL), -EIO); /* its error */
+    say("joined-b@%s", at());
+    EXPECT_CODE(weft_task_cancel(tc), 0);
+    r = NULL;
+    EXPECT_CODE(weft_task_join(tc, &r), -ECANCELED);
+    EXPECT(r == NULL);
+    say("joined-c@%s", at());
+    /* Ended long ago: the outcome at once. */
+    EXPECT_CODE(weft_task_join(td, &r), 0);
+    EXPECT(r == P(44));
+    say("joined-d@%s", at());
+    weft_task_release(ta);
+    weft_task_release(tb);
+    weft_task_release(tc);
+    weft_task_release(td);
+    return 0;
+}
+
+static void test_task_join_result_and_codes(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_join, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("d:0@5 a:0@10 joined-a@10 b:0@20 joined-b@20 c:ECANCELED@20 joined-c@20 "
+               "joined-d@20");
+}
+
+static weft_task *join_target;
+
+static void cb_join(void *arg)
+{
+    (void)arg;
+    EXPECT_CODE(weft_task_join(join_target, NULL), -EPERM);
+    EXPECT_CODE(weft_task_join(NULL, NULL), -EINVAL);
+    say("cb");
+}
+
+static int task_second_joiner(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    EXPECT_CODE(weft_task_join(join_target, NULL), -EALREADY);
+    say("second");
+    return 0;
+}
+
+static int task_joins_self(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    EXPECT_CODE(weft_task_join(weft_task_current(), NULL), -EDEADLK);
+    say("self");
+    return 0;
+}
+
+static int main_join_errors(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    struct job j = {"t", 10, 0, 1};
+    weft_task *other;
+    EXPECT_CODE(weft_task_join(NULL, NULL), -EINVAL);
+    EXPECT_CODE(weft_task_join(weft_task_current(), NULL), -EDEADLK);
+    EXPECT_CODE(weft_spawn(&join_target, task_job, &j, NULL), 0);
+    EXPECT_CODE(weft_spawn(NULL, task_second_joiner, NULL, NULL), 0);
+    EXPECT_CODE(weft_spawn(&other, task_joins_self, NULL, NULL), 0);
+    EXPECT_CODE(weft_call_soon(NULL, cb_join, NULL), 0);
+    EXPECT_CODE(weft_task_join(join_target, NULL), 0);
+    EXPECT_CODE(weft_task_join(join_target, NULL), -EALREADY);
+    EXPECT_CODE(weft_task_join(other, NULL), 0);
+    EXPECT_CODE(weft_task_join(other, NULL), -EALREADY);
+    weft_task_release(join_target);
+    weft_task_release(other);
+    return 0;
+}
+
+static void test_task_join_errors(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_join_errors, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("cb second self t:0@10");
+}
+
+static int main_result(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    struct job a = {"a", 10, 0, 5}, b = {"b", 10, -EPIPE, 6};
+    weft_task *ta, *tb;
+    void *r = P(99);
+    EXPECT_CODE(weft_task_result(NULL, &r), -EINVAL);
+    EXPECT_CODE(weft_spawn(&ta, task_job, &a, NULL), 0);
+    EXPECT_CODE(weft_spawn(&tb, task_job, &b, NULL), 0);
+    EXPECT_CODE(weft_task_result(ta, &r), -EAGAIN);   /* not started */
+    EXPECT(r == P(99));
+    EXPECT_CODE(weft_yield(), 0);
+    EXPECT_CODE(weft_task_result(ta, &r), -EAGAIN);   /* waiting */
+    EXPECT_CODE(weft_sleep(MS(10)), 0);
+    for (int i = 0; i < 3; i++) {                     /* as often as wanted */
+        r = NULL;
+        EXPECT_CODE(weft_task_result(ta, &r), 0);
+        EXPECT(r == P(5));
+        EXPECT_CODE(weft_task_result(ta, NULL), 0);
+        EXPECT_CODE(weft_task_result(tb, &r), -EPIPE);
+    }
+    EXPECT_CODE(weft_task_join(ta, NULL), 0);
+    EXPECT_CODE(weft_task_result(ta, &r), 0);         /* still there after join */
+    EXPECT(r == P(5));
+    weft_task_release(ta);
+    weft_task_release(tb);
+    return 0;
+}
+
+static void test_task_result(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_result, NULL, NULL), 0);
+    assert_expectations();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cancellation                                                             */
+/* ------------------------------------------------------------------------ */
+
+static int task_cancel_then_continue(void *arg, void **result)
+{
+    weft_future f = WEFT_FUTURE_INIT;
+    weft_task *other;
+    (void)result;
+    int rc = weft_sleep(WEFT_SEC(3600));
+    say("sleep:%s@%s", cn(rc), at());
+    /* Every later suspending call fails at once, time stands still. */
+    EXPECT_CODE(weft_yield(), -ECANCELED);
+    EXPECT_CODE(weft_sleep(0), -ECANCELED);
+    EXPECT_CODE(weft_sleep(1), -ECANCELED);
+    EXPECT_CODE(weft_sleep_until(MS(100)), -ECANCELED);
+    EXPECT_CODE(weft_sleep_until(0), -ECANCELED);
+    EXPECT_CODE(weft_future_await(&f, NULL), -ECANCELED);
+    EXPECT_CODE(weft_spawn(&other, task_noop, NULL, NULL), 0); /* never suspends */
+    EXPECT_CODE(weft_task_join(other, NULL), -ECANCELED);
+    EXPECT_CODE(weft_task_cancel(weft_task_current()), 0);      /* again: fine */
+    weft_task_release(other);
+    say("after@%s", at());
+    return (int)N(arg); /* the task decides how it ends */
+}
+
+static int main_cancel_cooperative(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_task *done, *cancelled;
+    EXPECT_CODE(weft_spawn(&done, task_cancel_then_continue, P(0), NULL), 0);
+    EXPECT_CODE(weft_spawn(&cancelled, task_cancel_then_continue, P(-ECANCELED), NULL), 0);
+    EXPECT_CODE(weft_sleep(MS(10)), 0);
+    EXPECT_CODE(weft_task_cancel(done), 0);
+    EXPECT_CODE(weft_task_cancel(done), 0); /* twice: still fine */
+    EXPECT_CODE(weft_task_cancel(cancelled), 0);
+    EXPECT_CODE(weft_task_join(done, NULL), 0);
+    EXPECT_CODE(weft_task_status(done), WEFT_TASK_DONE);
+    EXPECT_CODE(weft_task_join(cancelled, NULL), -ECANCELED);
+    EXPECT_CODE(weft_task_status(cancelled), WEFT_TASK_CANCELLED);
+    EXPECT_CODE(weft_task_cancel(done), -EALREADY);
+    EXPECT_CODE(weft_task_cancel(cancelled), -EALREADY);
+    EXPECT_CODE(weft_task_cancel(NULL), -EINVAL);
+    weft_task_release(done);
+    weft_task_release(cancelled);
+    return 0;
+}
+
+static void test_task_cancel_cooperative(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_cancel_cooperative, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("sleep:ECANCELED@10 after@10 sleep:ECANCELED@10 after@10");
+}
+
+static weft_task *cancelled_by_cb;
+
+static void cb_cancels_task(void *arg)
+{
+    (void)arg;
+    EXPECT_CODE(weft_task_cancel(cancelled_by_cb), 0);
+    say("cb@%s", at());
+}
+
+static int main_cancel_from_callback(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    static struct job j = {"t", 1000, 0, 0};
+    EXPECT_CODE(weft_spawn(&cancelled_by_cb, task_job, &j, NULL), 0);
+    EXPECT_CODE(weft_call_later(NULL, MS(10), cb_cancels_task, NULL), 0);
+    EXPECT_CODE(weft_task_join(cancelled_by_cb, NULL), -ECANCELED);
+    say("joined@%s", at());
+    EXPECT_CODE(weft_task_release(cancelled_by_cb), 0);
+    return 0;
+}
+
+static void test_task_cancel_from_callback(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_cancel_from_callback, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("cb@10 t:ECANCELED@10 joined@10");
+}
+
+static int main_cancel_before_start(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_task *t;
+    void *r = P(1);
+    EXPECT_CODE(weft_spawn(&t, task_say, "body", NULL), 0);
+    EXPECT_CODE(weft_task_cancel(t), 0);
+    EXPECT_CODE(weft_task_join(t, &r), -ECANCELED);
+    EXPECT_CODE(weft_task_status(t), WEFT_TASK_CANCELLED);
+    EXPECT_CODE(weft_task_result(t, NULL), -ECANCELED);
+    EXPECT_CODE(weft_task_cancel(t), -EALREADY);
+    weft_task_release(t);
+    /* Detached, cancelled before it starts. */
+    EXPECT_CODE(weft_spawn(&t, task_say, "body2", NULL), 0);
+    EXPECT_CODE(weft_task_cancel(t), 0);
+    EXPECT_CODE(weft_task_release(t), 0);
+    EXPECT_CODE(weft_sleep(MS(1)), 0);
+    return 0;
+}
+
+static void test_task_cancel_before_start_never_runs(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_cancel_before_start, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("");
+}
+
+static int task_cancels_itself(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    EXPECT_CODE(weft_task_cancel(weft_task_current()), 0);
+    say("still-running");
+    int rc = weft_yield();
+    say("yield:%s", cn(rc));
+    return rc;
+}
+
+static int main_cancel_self(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_task *t;
+    EXPECT_CODE(weft_spawn(&t, task_cancels_itself, NULL, NULL), 0);
+    EXPECT_CODE(weft_task_join(t, NULL), -ECANCELED);
+    weft_task_release(t);
+    return 0;
+}
+
+static void test_task_cancel_self(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_cancel_self, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("still-running yield:ECANCELED");
+}
+
+/*
+ * Cancellation at each suspension point of this layer: the wait returns
+ * -ECANCELED at the moment of the cancel, and the waiter is off what it
+ * waited on (shielded_sleep_100 ends on time although that thing happens
+ * during it).
+ */
+static weft_future point_future;
+static weft_task *point_joined;
+
+static int task_point_yield(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int rc = weft_yield();
+    say("yield:%s@%s", cn(rc), at());
+    return rc;
+}
+
+static int task_point_sleep0(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int rc = weft_sleep(0);
+    say("sleep0:%s@%s", cn(rc), at());
+    return rc;
+}
+
+static int task_point_sleep(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int rc = weft_sleep(MS(30));
+    say("sleep:%s@%s", cn(rc), at());
+    shielded_sleep_100();
+    return rc;
+}
+
+static int task_point_sleep_until(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int rc = weft_sleep_until(MS(30));
+    say("sleep_until:%s@%s", cn(rc), at());
+    shielded_sleep_100();
+    return rc;
+}
+
+static int task_point_join(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int rc = weft_task_join(point_joined, NULL);
+    say("join:%s@%s", cn(rc), at());
+    EXPECT_CODE(weft_task_status(point_joined), WEFT_TASK_PENDING);
+    shielded_sleep_100();
+    return rc;
+}
+
+static int task_point_await(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int rc = weft_future_await(&point_future, NULL);
+    say("await:%s@%s", cn(rc), at());
+    shielded_sleep_100();
+    return rc;
+}
+
+static int task_plain_await(void *arg, void **result)
+{
+    (void)arg;
+    void *v = NULL;
+    int rc = weft_future_await(&point_future, &v);
+    say("other-await:%s:%d@%s", cn(rc), (int)N(v), at());
+    *result = v;
+    return rc;
+}
+
+/* Cancels the waiter while it waits, then does at 50 ms what would have
+   ended its wait. */
+static int main_cancel_point(void *arg, void **result)
+{
+    (void)result;
+    struct job j = {"joined", 50, 0, 0};
+    weft_task *w, *other = NULL;
+    memset(&point_future, 0, sizeof point_future);
+    EXPECT_CODE(weft_spawn(&point_joined, task_job, &j, NULL), 0);
+    EXPECT_CODE(weft_spawn(&w, (weft_task_fn)arg, NULL, NULL), 0);
+    if (arg == (void *)task_point_await)
+        EXPECT_CODE(weft_spawn(&other, task_plain_await, NULL, NULL), 0);
+    if (arg == (void *)task_point_yield || arg == (void *)task_point_sleep0) {
+        EXPECT_CODE(weft_yield(), 0);   /* w runs, yields, is queued */
+    } else {
+        EXPECT_CODE(weft_sleep(MS(10)), 0);
+    }
+    EXPECT_CODE(weft_task_cancel(w), 0);
+    EXPECT_CODE(weft_sleep_until(MS(50)), 0);
+    EXPECT_CODE(weft_future_set_result(&point_future, P(8)), 0);
+    EXPECT_CODE(weft_task_join(w, NULL), -ECANCELED);
+    EXPECT_CODE(weft_task_join(point_joined, NULL), 0); /* the cancelled join did not count */
+    if (other) {
+        EXPECT_CODE(weft_task_join(other, NULL), 0);
+        weft_task_release(other);
+    }
+    say("end@%s", at());
+    weft_task_release(w);
+    weft_task_release(point_joined);
+    return 0;
+}
+
+static void test_task_cancel_in_yield(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_cancel_point, (void *)task_point_yield, NULL), 0);
+    assert_log("yield:ECANCELED@0 joined:0@50 end@50");
+    assert_expectations();
+}
+
+static void test_task_cancel_in_sleep_zero(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_cancel_point, (void *)task_point_sleep0, NULL), 0);
+    assert_log("sleep0:ECANCELED@0 joined:0@50 end@50");
+    assert_expectations();
+}
+
+static void test_task_cancel_in_sleep(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_cancel_point, (void *)task_point_sleep, NULL), 0);
+    assert_log("sleep:ECANCELED@10 joined:0@50 shielded:0@110 end@110");
+    assert_expectations();
+}
+
+static void test_task_cancel_in_sleep_until(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_cancel_point, (void *)task_point_sleep_until, NULL), 0);
+    assert_log("sleep_until:ECANCELED@10 joined:0@50 shielded:0@110 end@110");
+    assert_expectations();
+}
+
+static void test_task_cancel_in_join(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_cancel_point, (void *)task_point_join, NULL), 0);
+    assert_log("join:ECANCELED@10 joined:0@50 shielded:0@110 end@110");
+    assert_expectations();
+}
+
+static void test_task_cancel_in_future_await(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_cancel_point, (void *)task_point_await, NULL), 0);
+    assert_log("await:ECANCELED@10 joined:0@50 other-await:0:8@50 shielded:0@110 end@110");
+    assert_expectations();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Done callbacks                                                           */
+/* ------------------------------------------------------------------------ */
+
+static void done_cb(weft_task *t, void *arg)
+{
+    void *r = NULL;
+    int rc = weft_task_result(t, &r);
+    say("%s:%s:%d:%d@%s", (const char *)arg, cn(rc), (int)N(r),
+        (int)weft_task_status(t), at());
+    EXPECT(weft_task_current() == NULL); /* on the loop's stack */
+}
+
+static int main_done_callbacks(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    struct job a = {"a", 10, 0, 7}, b = {"b", 5, -EIO, 0};
+    weft_task *ta, *tb, *tc;
+    EXPECT_CODE(weft_spawn(&ta, task_job, &a, NULL), 0);
+    EXPECT_CODE(weft_spawn(&tb, task_job, &b, NULL), 0);
+    EXPECT_CODE(weft_spawn(&tc, task_noop, NULL, NULL), 0);
+    EXPECT_CODE(weft_task_add_done_callback(NULL, done_cb, "x"), -EINVAL);
+    EXPECT_CODE(weft_task_add_done_callback(ta, NULL, "x"), -EINVAL);
+    EXPECT_CODE(weft_task_add_done_callback(ta, done_cb, "a1"), 0);
+    EXPECT_CODE(weft_task_add_done_callback(ta, done_cb, "a2"), 0);
+    EXPECT_CODE(weft_task_add_done_callback(tb, done_cb, "b1"), 0);
+    EXPECT_CODE(weft_task_add_done_callback(ta, done_cb, "a3"), 0);
+    EXPECT_CODE(weft_task_cancel(tc), 0);
+    EXPECT_CODE(weft_task_add_done_callback(tc, done_cb, "c1"), 0);
+    EXPECT_CODE(weft_task_join(ta, NULL), 0);
+    EXPECT_CODE(weft_yield(), 0);
+    say("main@%s", at());
+    /* Added after the end: runs soon all the same. */
+    EXPECT_CODE(weft_task_add_done_callback(ta, done_cb, "late"), 0);
+    say("added");
+    EXPECT_CODE(weft_yield(), 0);
+    say("main@%s", at());
+    /* Released right after adding one: the callback keeps it alive. */
+    EXPECT_CODE(weft_task_add_done_callback(tb, done_cb, "b-late"), 0);
+    EXPECT_CODE(weft_task_release(tb), 0);
+    EXPECT_CODE(weft_yield(), 0);
+    weft_task_release(ta);
+    weft_task_release(tc);
+    return 0;
+}
+
+static void test_task_done_callbacks(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_done_callbacks, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("c1:ECANCELED:0:4@0 b:0@5 b1:EIO:0:3@5 a:0@10 a1:0:7:2@10 a2:0:7:2@10 "
+               "a3:0:7:2@10 main@10 added late:0:7:2@10 main@10 b-late:EIO:0:3@10");
+}
+
+static void done_cb_detached(weft_task *t, void *arg)
+{
+    (void)arg;
+    say("%s:%s", weft_task_name(t), cn(weft_task_result(t, NULL)));
+}
+
+static int task_detached_with_cb(void *arg, void **result)
+{
+    (void)result;
+    EXPECT_CODE(weft_task_add_done_callback(weft_task_current(), done_cb_detached, NULL), 0);
+    EXPECT_CODE(weft_sleep(MS(1)), 0);
+    return (int)N(arg);
+}
+
+static int main_detached_done_cb(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    EXPECT_CODE(weft_spawn(NULL, task_detached_with_cb, P(0), &(weft_task_opts){.name = "d0"}), 0);
+    EXPECT_CODE(weft_spawn(NULL, task_detached_with_cb, P(-EIO), &(weft_task_opts){.name = "d1"}), 0);
+    EXPECT_CODE(weft_sleep(MS(2)), 0);
+    return 0;
+}
+
+static void test_task_done_callback_on_detached_task(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_detached_done_cb, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("d0:0 d1:EIO");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Current task, the task list, names                                       */
+/* ------------------------------------------------------------------------ */
+
+static weft_task *spawned_as;
+
+static int task_checks_current(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    EXPECT(weft_task_current() == spawned_as);
+    return 0;
+}
+
+static void cb_checks_current(void *arg)
+{
+    (void)arg;
+    EXPECT(weft_task_current() == NULL);
+    say("cb");
+}
+
+static int main_current(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_task *self = weft_task_current();
+    EXPECT(self != NULL);
+    EXPECT(strcmp(weft_task_name(self), "main") == 0);
+    EXPECT_CODE(weft_spawn(&spawned_as, task_checks_current, NULL, NULL), 0);
+    EXPECT_CODE(weft_call_soon(NULL, cb_checks_current, NULL), 0);
+    EXPECT_CODE(weft_task_join(spawned_as, NULL), 0);
+    EXPECT(weft_task_current() == self);
+    weft_task_release(spawned_as);
+    return 0;
+}
+
+static void test_task_current(void **state)
+{
+    (void)state;
+    assert_null(weft_task_current());
+    assert_code(vrun(main_current, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("cb");
+    assert_null(weft_task_current());
+}
+
+static int main_task_all(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    struct job a = {"a", 10, 0, 0}, b = {"b", 5, 0, 0}, c = {"c", 20, 0, 0};
+    weft_task *ta, *tb, *tc, *out[8] = {0};
+    weft_task *self = weft_task_current();
+    EXPECT_CODE(weft_task_all(out, 8), 1);
+    EXPECT(out[0] == self);
+    EXPECT_CODE(weft_spawn(&ta, task_job, &a, NULL), 0);
+    EXPECT_CODE(weft_spawn(&tb, task_job, &b, NULL), 0);
+    EXPECT_CODE(weft_spawn(NULL, task_job, &c, NULL), 0);
+    EXPECT_CODE(weft_task_all(NULL, 0), 4);
+    memset(out, 0, sizeof out);
+    EXPECT_CODE(weft_task_all(out, 2), 4); /* how many there are */
+    EXPECT(out[0] == self && out[1] == ta && out[2] == NULL);
+    EXPECT_CODE(weft_task_all(out, 8), 4);
+    EXPECT(out[0] == self && out[1] == ta && out[2] == tb && out[3] != NULL);
+    tc = out[3];
+    EXPECT_CODE(weft_sleep(MS(7)), 0); /* b has ended */
+    memset(out, 0, sizeof out);
+    EXPECT_CODE(weft_task_all(out, 8), 3);
+    EXPECT(out[0] == self && out[1] == ta && out[2] == tc && out[3] == NULL);
+    EXPECT_CODE(weft_sleep(MS(20)), 0);
+    EXPECT_CODE(weft_task_all(out, 8), 1);
+    weft_task_release(ta);
+    weft_task_release(tb);
+    return 0;
+}
+
+static void test_task_all(void **state)
+{
+    (void)state;
+    weft_task *out[1];
+    assert_int_equal(weft_task_all(out, 1), 0);
+    assert_code(vrun(main_task_all, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("b:0@5 a:0@10 c:0@20");
+}
+
+static int main_names(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_task *a, *b, *c;
+    char buf[64];
+    strcpy(buf, "worker");
+    EXPECT(strcmp(weft_task_name(weft_task_current()), "main") == 0);
+    EXPECT_CODE(weft_spawn(&a, task_noop, NULL, NULL), 0);
+    EXPECT_CODE(weft_spawn(&b, task_noop, NULL, NULL), 0);
+    EXPECT_CODE(weft_spawn(&c, task_noop, NULL, &(weft_task_opts){.name = buf}), 0);
+    strcpy(buf, "changed");                    /* the name was copied */
+    EXPECT(strcmp(weft_task_name(c), "worker") == 0);
+    /* Default names: "task-<id>", ids in spawn order. */
+    unsigned long ida = 0, idb = 0;
+    char rest = 0;
+    EXPECT_CODE(sscanf(weft_task_name(a), "task-%lu%c", &ida, &rest), 1);
+    EXPECT_CODE(sscanf(weft_task_name(b), "task-%lu%c", &idb, &rest), 1);
+    EXPECT(idb == ida + 1);
+    /* Renaming, and truncation to 31 bytes. */
+    EXPECT_CODE(weft_task_set_name(a, "renamed"), 0);
+    EXPECT(strcmp(weft_task_name(a), "renamed") == 0);
+    EXPECT_CODE(weft_task_set_name(b, "0123456789abcdefghijklmnopqrstuvwxyz"), 0);
+    EXPECT(strcmp(weft_task_name(b), "0123456789abcdefghijklmnopqrstu") == 0);
+    EXPECT_CODE(weft_spawn(NULL, task_noop, NULL,
+                           &(weft_task_opts){.name = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"}), 0);
+    weft_task *all[8];
+    EXPECT_CODE(weft_task_all(all, 8), 5);
+    EXPECT(strcmp(weft_task_name(all[4]), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcde") == 0);
+    EXPECT_CODE(weft_task_set_name(NULL, "x"), -EINVAL);
+    EXPECT_CODE(weft_task_set_name(a, NULL), -EINVAL);
+    EXPECT(strcmp(weft_task_name(a), "renamed") == 0);
+    EXPECT(strcmp(weft_task_name(NULL), "?") == 0);
+    /* Names outlive the end while a reference is held. */
+    EXPECT_CODE(weft_task_join(a, NULL), 0);
+    EXPECT(strcmp(weft_task_name(a), "renamed") == 0);
+    EXPECT_CODE(weft_task_set_name(a, "after"), 0);
+    EXPECT(strcmp(weft_task_name(a), "after") == 0);
+    weft_task_release(a);
+    weft_task_release(b);
+    weft_task_release(c);
+    return 0;
+}
+
+static void test_task_names(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_names, NULL, NULL), 0);
+    assert_expectations();
+}
+
+/* ------------------------------------------------------------------------ */
+/* References                                                               */
+/* ------------------------------------------------------------------------ */
+
+static int main_release(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    struct job a = {"a", 10, 0, 0}, b = {"b", 5, 0, 0};
+    weft_task *ta, *tb, *fresh;
+    EXPECT_CODE(weft_task_release(NULL), -EINVAL);
+    EXPECT_CODE(weft_spawn(&ta, task_job, &a, NULL), 0);
+    EXPECT_CODE(weft_task_release(ta), 0);      /* before it ends: it still runs */
+    EXPECT_CODE(weft_spawn(&tb, task_job, &b, NULL), 0);
+    EXPECT_CODE(weft_spawn(NULL, task_say, "detached", NULL), 0);
+    EXPECT_CODE(weft_sleep(MS(20)), 0);
+    EXPECT_CODE(weft_task_status(tb), WEFT_TASK_DONE);
+    EXPECT_CODE(weft_task_release(tb), 0);      /* after it ended */
+    /* Records are reused: a fresh task starts from a clean state. */
+    EXPECT_CODE(weft_spawn(&fresh, task_noop, NULL, NULL), 0);
+    EXPECT_CODE(weft_task_status(fresh), WEFT_TASK_PENDING);
+    EXPECT_CODE(weft_task_result(fresh, NULL), -EAGAIN);
+    EXPECT(strncmp(weft_task_name(fresh), "task-", 5) == 0);
+    EXPECT_CODE(weft_task_join(fresh, NULL), 0);
+    weft_task_release(fresh);
+    /* Many detached tasks come and go. */
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 500; i++)
+            EXPECT_CODE(weft_spawn(NULL, task_noop, NULL, NULL), 0);
+        EXPECT_CODE(weft_yield(), 0);
+        EXPECT_CODE(weft_task_all(NULL, 0), 1);
+    }
+    /* References never released are dropped by weft_run (leak checkers). */
+    EXPECT_CODE(weft_spawn(&ta, task_noop, NULL, NULL), 0);
+    EXPECT_CODE(weft_spawn(&tb, task_say, "tb", NULL), 0);
+    EXPECT_CODE(weft_yield(), 0);
+    return 0;
+}
+
+static void test_task_release_and_detached(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_release, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("detached b:0@5 a:0@10 tb");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Futures                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static weft_future fut;
+
+static int task_awaits(void *arg, void **result)
+{
+    void *v = NULL;
+    int rc = weft_future_await(&fut, &v);
+    say("%s:%s:%d@%s", (const char *)arg, cn(rc), (int)N(v), at());
+    *result = v;
+    return rc;
+}
+
+static int main_future_result(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    memset(&fut, 0, sizeof fut);
+    EXPECT_CODE(weft_future_done(&fut), 0);
+    EXPECT_CODE(weft_spawn(NULL, task_awaits, "w1", NULL), 0);
+    EXPECT_CODE(weft_spawn(NULL, task_awaits, "w2", NULL), 0);
+    EXPECT_CODE(weft_spawn(NULL, task_awaits, "w3", NULL), 0);
+    EXPECT_CODE(weft_sleep(MS(10)), 0);
+    EXPECT_CODE(weft_future_done(&fut), 0);
+    EXPECT_CODE(weft_future_set_result(&fut, P(42)), 0);
+    EXPECT_CODE(weft_future_done(&fut), 1);
+    EXPECT_CODE(weft_future_set_result(&fut, P(43)), -EALREADY);
+    EXPECT_CODE(weft_future_set_error(&fut, -EIO), -EALREADY);
+    say("set@%s", at());
+    EXPECT_CODE(weft_sleep(MS(1)), 0);
+    /* Already resolved: the value at once, as often as asked. */
+    void *v = NULL;
+    EXPECT_CODE(weft_future_await(&fut, &v), 0);
+    EXPECT(v == P(42));
+    EXPECT_CODE(weft_future_await(&fut, NULL), 0);
+    return 0;
+}
+
+static void test_task_future_set_result_wakes_all(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_future_result, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("set@10 w1:0:42@10 w2:0:42@10 w3:0:42@10");
+}
+
+static int main_future_error(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_future g = WEFT_FUTURE_INIT;
+    memset(&fut, 0, sizeof fut);
+    EXPECT_CODE(weft_future_set_error(&fut, 0), -EINVAL);
+    EXPECT_CODE(weft_future_set_error(&fut, 5), -EINVAL);
+    EXPECT_CODE(weft_future_done(&fut), 0);        /* still pending */
+    EXPECT_CODE(weft_spawn(NULL, task_awaits, "w1", NULL), 0);
+    EXPECT_CODE(weft_spawn(NULL, task_awaits, "w2", NULL), 0);
+    EXPECT_CODE(weft_sleep(MS(3)), 0);
+    EXPECT_CODE(weft_future_set_error(&fut, -EPIPE), 0);
+    EXPECT_CODE(weft_future_set_error(&fut, -EIO), -EALREADY);
+    EXPECT_CODE(weft_future_set_result(&fut, NULL), -EALREADY);
+    EXPECT_CODE(weft_future_done(&fut), 1);
+    EXPECT_CODE(weft_future_await(&fut, NULL), -EPIPE);
+    /* Cancelling a future. */
+    EXPECT_CODE(weft_future_set_error(&g, -ECANCELED), 0);
+    EXPECT_CODE(weft_future_await(&g, NULL), -ECANCELED);
+    /* NULL everywhere. */
+    EXPECT_CODE(weft_future_set_result(NULL, NULL), -EINVAL);
+    EXPECT_CODE(weft_future_set_error(NULL, -EIO), -EINVAL);
+    EXPECT_CODE(weft_future_await(NULL, NULL), -EINVAL);
+    EXPECT_CODE(weft_future_done(NULL), 0);
+    EXPECT_CODE(weft_yield(), 0);
+    return 0;
+}
+
+static void test_task_future_set_error(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_future_error, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("w1:EPIPE:0@3 w2:EPIPE:0@3");
+}
+
+static void cb_resolves(void *arg)
+{
+    (void)arg;
+    EXPECT_CODE(weft_future_await(&fut, NULL), -EPERM);
+    EXPECT_CODE(weft_future_set_result(&fut, P(5)), 0);
+    say("cb@%s", at());
+}
+
+static int main_future_from_callback(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    memset(&fut, 0, sizeof fut);
+    EXPECT_CODE(weft_call_later(NULL, MS(4), cb_resolves, NULL), 0);
+    void *v = NULL;
+    EXPECT_CODE(weft_future_await(&fut, &v), 0);
+    EXPECT(v == P(5));
+    say("main@%s", at());
+    return 0;
+}
+
+static void test_task_future_resolved_by_callback(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_future_from_callback, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("cb@4 main@4");
+}
+
+/* ------------------------------------------------------------------------ */
+
+#define TEST(f) cmocka_unit_test_setup(f, reset)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST(test_task_spawn_outside_loop),
+        TEST(test_task_spawn_bad_arguments),
+        TEST(test_task_spawn_starts_when_spawner_suspends),
+        TEST(test_task_states),
+        TEST(test_task_join_result_and_codes),
+        TEST(test_task_join_errors),
+        TEST(test_task_result),
+        TEST(test_task_cancel_cooperative),
+        TEST(test_task_cancel_from_callback),
+        TEST(test_task_cancel_before_start_never_runs),
+        TEST(test_task_cancel_self),
+        TEST(test_task_cancel_in_yield),
+        TEST(test_task_cancel_in_sleep_zero),
+        TEST(test_task_cancel_in_sleep),
+        TEST(test_task_cancel_in_sleep_until),
+        TEST(test_task_cancel_in_join),
+        TEST(test_task_cancel_in_future_await),
+        TEST(test_task_done_callbacks),
+        TEST(test_task_done_callback_on_detached_task),
+        TEST(test_task_current),
+        TEST(test_task_all),
+        TEST(test_task_names),
+        TEST(test_task_release_and_detached),
+        TEST(test_task_future_set_result_wakes_all),
+        TEST(test_task_future_set_error),
+        TEST(test_task_future_resolved_by_callback),
+    };
+    return cmocka_run_group_tests_name("task", tests, NULL, NULL);
+}
