@@ -1062,6 +1062,64 @@ static void test_task_release_and_detached(void **state)
     assert_log("detached b:0@5 a:0@10 tb");
 }
 
+/* Task records are reused: whatever the last task left in one (a name, a
+   join, a cancellation, a result, a scope) is gone in the next. */
+static int task_dirty(void *arg, void **result)
+{
+    weft_scope s;
+    (void)arg;
+    *result = P(5);
+    EXPECT_CODE(weft_scope_enter(&s, WEFT_FOREVER), 0);
+    EXPECT_CODE(weft_task_set_name(weft_task_current(), "dirty"), 0);
+    EXPECT_CODE(weft_task_add_done_callback(weft_task_current(), done_cb, "dirty-done"), 0);
+    int rc = weft_sleep(MS(1000));
+    say("dirty:%s@%s", cn(rc), at());
+    return rc; /* leaves with its scope still entered */
+}
+
+static int task_clean(void *arg, void **result)
+{
+    (void)arg;
+    EXPECT(strncmp(weft_task_name(weft_task_current()), "task-", 5) == 0);
+    EXPECT_CODE(weft_sleep(MS(1)), 0);          /* neither cancelled nor scoped */
+    say("clean@%s", at());
+    *result = P(6);
+    return 0;
+}
+
+static int main_recycled(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    for (int round = 0; round < 3; round++) {
+        weft_task *t, *u;
+        void *r = NULL;
+        EXPECT_CODE(weft_spawn(&t, task_dirty, NULL, NULL), 0);
+        EXPECT_CODE(weft_sleep(MS(2)), 0);
+        EXPECT_CODE(weft_task_cancel(t), 0);
+        EXPECT_CODE(weft_task_join(t, NULL), -ECANCELED);
+        EXPECT_CODE(weft_yield(), 0);          /* its done callback runs */
+        EXPECT_CODE(weft_task_release(t), 0);
+        EXPECT_CODE(weft_spawn(&u, task_clean, NULL, NULL), 0);
+        EXPECT_CODE(weft_task_status(u), WEFT_TASK_PENDING);
+        EXPECT_CODE(weft_task_result(u, &r), -EAGAIN);
+        EXPECT_CODE(weft_task_join(u, &r), 0);
+        EXPECT(r == P(6));
+        EXPECT_CODE(weft_task_release(u), 0);
+    }
+    return 0;
+}
+
+static void test_task_recycled_record_starts_clean(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_recycled, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("dirty:ECANCELED@2 dirty-done:ECANCELED:5:4@2 clean@3 "
+               "dirty:ECANCELED@5 dirty-done:ECANCELED:5:4@5 clean@6 "
+               "dirty:ECANCELED@8 dirty-done:ECANCELED:5:4@8 clean@9");
+}
+
 /* ------------------------------------------------------------------------ */
 /* Futures                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -1206,6 +1264,7 @@ int main(void)
         TEST(test_task_all),
         TEST(test_task_names),
         TEST(test_task_release_and_detached),
+        TEST(test_task_recycled_record_starts_clean),
         TEST(test_task_future_set_result_wakes_all),
         TEST(test_task_future_set_error),
         TEST(test_task_future_resolved_by_callback),
