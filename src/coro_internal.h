@@ -10,20 +10,11 @@
 #include "arch/context.h"
 #include "stack.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define WEFT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WEFT_ASAN 1
-#endif
-#endif
+#include "compiler.h"
 
 #ifdef WEFT_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
-
-#define WEFT_LIKELY(x) __builtin_expect(!!(x), 1)
-#define WEFT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Internal states; weft_coro_status() derives running/normal from ACTIVE. */
 enum weft__coro_state {

@@ -21,6 +21,7 @@
 #include "weft/sched.h"
 #include "weft/task.h"
 #include "weft/coro.h"
+#include "compiler.h"
 #include "list.h"
 #include "timer_heap.h"
 

@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 
-#include "coro_internal.h"
 #include "loop.h"
 
 WEFT__OPAQUE_FITS(struct weft__scope, weft_scope);
