@@ -13,6 +13,8 @@
 
 #include <weft.h>
 
+#include "demo.h"
+
 struct greet {
     const char *name;
     int delay;     /* seconds */
@@ -74,9 +76,5 @@ static int async_main(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-    weft_loop_opts opts = {.virtual_clock = argc > 1 && !strcmp(argv[1], "--virtual")};
-    int rc = weft_run_opts(async_main, NULL, NULL, &opts);
-    if (rc < 0)
-        fprintf(stderr, "as_completed: %s\n", weft_strerror(rc));
-    return rc < 0;
+    return demo_run("as_completed", async_main, NULL, argc, argv);
 }

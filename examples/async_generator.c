@@ -10,9 +10,10 @@
  */
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
 #include <weft.h>
+
+#include "demo.h"
 
 /* async def async_generator(): for i in range(10): await sleep(1); yield i */
 static void *async_generator(void *arg, void *in)
@@ -44,9 +45,5 @@ static int custom_coroutine(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-    weft_loop_opts opts = {.virtual_clock = argc > 1 && !strcmp(argv[1], "--virtual")};
-    int rc = weft_run_opts(custom_coroutine, NULL, NULL, &opts);
-    if (rc < 0)
-        fprintf(stderr, "async_generator: %s\n", weft_strerror(rc));
-    return rc < 0;
+    return demo_run("async_generator", custom_coroutine, NULL, argc, argv);
 }

@@ -8,9 +8,10 @@
  * >exiting, after, in 1 s. --virtual runs it on the virtual clock.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include <weft.h>
+
+#include "demo.h"
 
 /* __aenter__ */
 static int custom_context_manager_enter(void)
@@ -43,9 +44,5 @@ static int custom_coroutine(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-    weft_loop_opts opts = {.virtual_clock = argc > 1 && !strcmp(argv[1], "--virtual")};
-    int rc = weft_run_opts(custom_coroutine, NULL, NULL, &opts);
-    if (rc < 0)
-        fprintf(stderr, "async_with: %s\n", weft_strerror(rc));
-    return rc < 0;
+    return demo_run("async_with", custom_coroutine, NULL, argc, argv);
 }

@@ -10,9 +10,10 @@
  */
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
 #include <weft.h>
+
+#include "demo.h"
 
 static int64_t t1; /* loop.time() when main began */
 
@@ -49,9 +50,5 @@ static int async_main(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-    weft_loop_opts opts = {.virtual_clock = argc > 1 && !strcmp(argv[1], "--virtual")};
-    int rc = weft_run_opts(async_main, NULL, NULL, &opts);
-    if (rc < 0)
-        fprintf(stderr, "call_later: %s\n", weft_strerror(rc));
-    return rc < 0;
+    return demo_run("call_later", async_main, NULL, argc, argv);
 }

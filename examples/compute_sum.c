@@ -8,9 +8,10 @@
  * --virtual runs it on the virtual clock.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include <weft.h>
+
+#include "demo.h"
 
 static int compute(int x, int y, int *sum)
 {
@@ -36,10 +37,6 @@ static int print_sum(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-    weft_loop_opts opts = {.virtual_clock = argc > 1 && !strcmp(argv[1], "--virtual")};
     int xy[2] = {1, 2};
-    int rc = weft_run_opts(print_sum, xy, NULL, &opts); /* print_sum(1, 2) */
-    if (rc < 0)
-        fprintf(stderr, "compute_sum: %s\n", weft_strerror(rc));
-    return rc < 0;
+    return demo_run("compute_sum", print_sum, xy, argc, argv); /* print_sum(1, 2) */
 }

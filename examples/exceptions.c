@@ -13,9 +13,10 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 
 #include <weft.h>
+
+#include "demo.h"
 
 static int task_will_fail(void *arg, void **result)
 {
@@ -75,9 +76,5 @@ static int async_main(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-    weft_loop_opts opts = {.virtual_clock = argc > 1 && !strcmp(argv[1], "--virtual")};
-    int rc = weft_run_opts(async_main, NULL, NULL, &opts);
-    if (rc < 0)
-        fprintf(stderr, "exceptions: %s\n", weft_strerror(rc));
-    return rc < 0;
+    return demo_run("exceptions", async_main, NULL, argc, argv);
 }

@@ -9,9 +9,10 @@
  * virtual clock.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include <weft.h>
+
+#include "demo.h"
 
 struct set_after {
     weft_future *fut;
@@ -47,9 +48,5 @@ static int async_main(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-    weft_loop_opts opts = {.virtual_clock = argc > 1 && !strcmp(argv[1], "--virtual")};
-    int rc = weft_run_opts(async_main, NULL, NULL, &opts);
-    if (rc < 0)
-        fprintf(stderr, "future: %s\n", weft_strerror(rc));
-    return rc < 0;
+    return demo_run("future", async_main, NULL, argc, argv);
 }

@@ -8,9 +8,10 @@
  */
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
 #include <weft.h>
+
+#include "demo.h"
 
 /* The body the three share: hello<n> sleeps `delay`, then returns `value`. */
 static int hello(int n, int64_t delay, intptr_t value, void **result)
@@ -49,9 +50,5 @@ static int async_main(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-    weft_loop_opts opts = {.virtual_clock = argc > 1 && !strcmp(argv[1], "--virtual")};
-    int rc = weft_run_opts(async_main, NULL, NULL, &opts);
-    if (rc < 0)
-        fprintf(stderr, "gather: %s\n", weft_strerror(rc));
-    return rc < 0;
+    return demo_run("gather", async_main, NULL, argc, argv);
 }

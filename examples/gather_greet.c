@@ -7,9 +7,10 @@
  * --virtual runs it on the virtual clock.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include <weft.h>
+
+#include "demo.h"
 
 struct greet {
     const char *name;
@@ -50,9 +51,5 @@ static int async_main(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-    weft_loop_opts opts = {.virtual_clock = argc > 1 && !strcmp(argv[1], "--virtual")};
-    int rc = weft_run_opts(async_main, NULL, NULL, &opts);
-    if (rc < 0)
-        fprintf(stderr, "gather_greet: %s\n", weft_strerror(rc));
-    return rc < 0;
+    return demo_run("gather_greet", async_main, NULL, argc, argv);
 }

@@ -8,9 +8,10 @@
  */
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
 #include <weft.h>
+
+#include "demo.h"
 
 static int say_after(int64_t delay, const char *what)
 {
@@ -37,9 +38,5 @@ static int async_main(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-    weft_loop_opts opts = {.virtual_clock = argc > 1 && !strcmp(argv[1], "--virtual")};
-    int rc = weft_run_opts(async_main, NULL, NULL, &opts); /* asyncio.run(main()) */
-    if (rc < 0)
-        fprintf(stderr, "say_after: %s\n", weft_strerror(rc));
-    return rc < 0;
+    return demo_run("say_after", async_main, NULL, argc, argv); /* asyncio.run(main()) */
 }

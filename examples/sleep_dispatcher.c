@@ -12,9 +12,10 @@
  */
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
 #include <weft.h>
+
+#include "demo.h"
 
 static int64_t t1; /* the start of the run */
 
@@ -62,9 +63,5 @@ static int async_main(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-    weft_loop_opts opts = {.virtual_clock = argc > 1 && !strcmp(argv[1], "--virtual")};
-    int rc = weft_run_opts(async_main, NULL, NULL, &opts);
-    if (rc < 0)
-        fprintf(stderr, "sleep_dispatcher: %s\n", weft_strerror(rc));
-    return rc < 0;
+    return demo_run("sleep_dispatcher", async_main, NULL, argc, argv);
 }

@@ -10,9 +10,10 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 
 #include <weft.h>
+
+#include "demo.h"
 
 struct enternity {
     int delay;        /* seconds */
@@ -68,9 +69,5 @@ static int async_main(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-    weft_loop_opts opts = {.virtual_clock = argc > 1 && !strcmp(argv[1], "--virtual")};
-    int rc = weft_run_opts(async_main, NULL, NULL, &opts);
-    if (rc < 0)
-        fprintf(stderr, "timeout: %s\n", weft_strerror(rc));
-    return rc < 0;
+    return demo_run("timeout", async_main, NULL, argc, argv);
 }

@@ -28,12 +28,6 @@ static inline int weft__list_empty(const struct weft__list *l)
     return l->next == l;
 }
 
-/* True while `n` is in a list (a node initialised and then unlinked is not). */
-static inline int weft__list_linked(const struct weft__list *n)
-{
-    return n->next != n;
-}
-
 static inline void weft__list_push_back(struct weft__list *l, struct weft__list *n)
 {
     n->prev = l->prev;

@@ -326,9 +326,9 @@ static void fire_alarms(struct weft__loop *L, int64_t now)
 {
     struct weft__timer *t;
     while ((t = weft__timer_heap_min(&L->timers)) && t->deadline <= now) {
+        struct weft__alarm *a = weft__container_of(t, struct weft__alarm, timer);
         weft__timer_heap_pop(&L->timers);
-        weft__container_of(t, struct weft__alarm, timer)->fire(
-            weft__container_of(t, struct weft__alarm, timer));
+        a->fire(a);
     }
 }
 
@@ -372,8 +372,9 @@ static void deadlock(struct weft__loop *L, int again)
 }
 
 /*
- * Runs ticks until no task is alive. Returns 0, or -EDEADLK when tasks were
- * left waiting forever (they have been cancelled or closed and ended).
+ * Runs ticks until no task is alive and no callback is ready. Returns 0, or
+ * -EDEADLK when tasks were left waiting forever (they have been cancelled
+ * and have ended).
  */
 static int run_until_empty(struct weft__loop *L, struct weft_task *main_task)
 {
@@ -396,11 +397,10 @@ static int run_until_empty(struct weft__loop *L, struct weft_task *main_task)
         if (L->runq_len || !weft__list_empty(&L->ready)) {
             if (weft__timer_heap_min(&L->timers))   /* no clock read if not */
                 fire_alarms(L, weft__now(L));
-        }
-        else if (weft__timer_heap_min(&L->timers)) {
+        } else if (weft__timer_heap_min(&L->timers)) {
             idle(L);
             fire_alarms(L, weft__now(L));
-        } else if (L->ntasks) {
+        } else {
             rc = -EDEADLK;
             deadlock(L, deadlocks++ > 0);
         }

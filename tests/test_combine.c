@@ -20,177 +20,13 @@
 
 #include <weft.h>
 
-/* ------------------------------------------------------------------------ */
-/* Recording from inside tasks                                              */
-/* ------------------------------------------------------------------------ */
+#include "support.h"
 
-/*
- * cmocka's assertions longjmp to the runner, which must never happen from a
- * task's stack. Task bodies only record: say() appends an event to `logbuf`
- * (compared whole afterwards), EXPECT* keep the first failed check, which
- * assert_expectations() reports on the thread's own stack.
- */
-static char logbuf[16384];        /* events separated by single spaces */
-static size_t loglen;             /* strlen(logbuf) */
-static char expect_first[512];    /* the first failed EXPECT */
-static int expect_failed;         /* how many EXPECTs failed */
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    if (loglen + 2 >= sizeof logbuf)
-        return;
-    if (loglen)
-        logbuf[loglen++] = ' ';
-    va_start(ap, fmt);
-    int n = vsnprintf(logbuf + loglen, sizeof logbuf - loglen, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        loglen += (size_t)n < sizeof logbuf - loglen ? (size_t)n : sizeof logbuf - loglen - 1;
-}
-
-/* The loop's clock as text: whole milliseconds as "12", else "12000001ns". */
-static const char *at(void)
-{
-    static char buf[4][32];
-    static int next;
-    char *b = buf[next++ & 3];
-    int64_t t = weft_now();
-    if (t % WEFT_MSEC(1) == 0)
-        snprintf(b, sizeof buf[0], "%lld", (long long)(t / WEFT_MSEC(1)));
-    else
-        snprintf(b, sizeof buf[0], "%lldns", (long long)t);
-    return b;
-}
-
-/* A return code as text: "0", "ECANCELED", "ETIMEDOUT", ... */
-static const char *cn(int rc)
-{
-    static char buf[4][16];
-    static int next;
-    switch (rc) {
-    case 0: return "0";
-    case 1: return "1";
-    case -EINVAL: return "EINVAL";
-    case -EPERM: return "EPERM";
-    case -EALREADY: return "EALREADY";
-    case -EAGAIN: return "EAGAIN";
-    case -EDEADLK: return "EDEADLK";
-    case -EBUSY: return "EBUSY";
-    case -ECANCELED: return "ECANCELED";
-    case -ETIMEDOUT: return "ETIMEDOUT";
-    case -EIO: return "EIO";
-    case -ENOENT: return "ENOENT";
-    case -EPIPE: return "EPIPE";
-    case -EINTR: return "EINTR";
-    default: break;
-    }
-    char *b = buf[next++ & 3];
-    snprintf(b, sizeof buf[0], "%d", rc);
-    return b;
-}
-
-static void expect_fail(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void expect_fail(const char *file, int line, const char *fmt, ...)
-{
-    if (expect_failed++ == 0) {
-        va_list ap;
-        int n = snprintf(expect_first, sizeof expect_first, "%s:%d: ", file, line);
-        va_start(ap, fmt);
-        vsnprintf(expect_first + n, sizeof expect_first - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-}
-
-#define EXPECT(cond)                                                        \
-    do {                                                                    \
-        if (!(cond))                                                        \
-            expect_fail(__FILE__, __LINE__, "%s", #cond);                   \
-    } while (0)
-#define EXPECT_CODE(expr, want)                                             \
-    do {                                                                    \
-        long got_ = (long)(expr), want_ = (long)(want);                     \
-        if (got_ != want_)                                                  \
-            expect_fail(__FILE__, __LINE__, "%s is %ld (%s), expected %ld (%s)", \
-                        #expr, got_, cn((int)got_), want_, cn((int)want_)); \
-    } while (0)
-#define EXPECT_NOW(ns) EXPECT_CODE(weft_now(), (ns))
-
-/* Fails the test if a check inside a task failed. */
-static void assert_expectations(void)
-{
-    if (expect_failed) {
-        int n = expect_failed;
-        expect_failed = 0;
-        fail_msg("%d check(s) failed inside tasks; first: %s", n, expect_first);
-    }
-}
-
-/* assert_int_equal prints negative codes as huge hex numbers; this does not. */
-#define assert_code(expr, want)                                             \
-    do {                                                                    \
-        long got_ = (long)(expr), want_ = (long)(want);                     \
-        if (got_ != want_)                                                  \
-            fail_msg("%s is %ld (%s), expected %ld (%s)", #expr, got_,      \
-                     cn((int)got_), want_, cn((int)want_));                 \
-    } while (0)
-
-#define assert_log(want) assert_string_equal(logbuf, (want))
-
-static int reset(void **state)
-{
-    (void)state;
-    logbuf[0] = '\0';
-    loglen = 0;
-    expect_failed = 0;
-    return 0;
-}
-
-/* Runs `fn` as main under the virtual clock. */
-static int vrun(weft_task_fn fn, void *arg, void **result)
-{
-    return weft_run_opts(fn, arg, result, &(weft_loop_opts){.virtual_clock = 1});
-}
-
-#define MS(n) WEFT_MSEC(n)
-#define P(n) ((void *)(intptr_t)(n)) /* an integer passed as a value */
-#define N(p) ((intptr_t)(p))         /* and back */
 
 /* ------------------------------------------------------------------------ */
 /* Task bodies shared by the tests                                          */
 /* ------------------------------------------------------------------------ */
 
-/* What a job does: sleep `ms`, store `value`, return `code`; if cancelled,
-   spend `cleanup_ms` shielded before returning -ECANCELED. */
-struct job {
-    const char *name;
-    int64_t ms;
-    int code;
-    intptr_t value;
-    int64_t cleanup_ms;
-};
-
-static int task_job(void *arg, void **result)
-{
-    const struct job *j = arg;
-    int rc = weft_sleep(MS(j->ms));
-    say("%s:%s@%s", j->name, cn(rc), at());
-    if (rc) {
-        if (j->cleanup_ms) {
-            weft_scope s;
-            EXPECT_CODE(weft_scope_enter(&s, WEFT_FOREVER), 0);
-            EXPECT_CODE(weft_scope_shield(&s, 1), 0);
-            EXPECT_CODE(weft_sleep(MS(j->cleanup_ms)), 0);
-            EXPECT_CODE(weft_scope_exit(&s), 0);
-            say("%s-cleaned@%s", j->name, at());
-        }
-        return rc;
-    }
-    *result = P(j->value);
-    return j->code;
-}
 
 /* Spawns one task per job into ts[]. */
 static void spawn_jobs(weft_task **ts, struct job *jobs, size_t n)
@@ -220,16 +56,6 @@ static const char *names(weft_task *const *ts, size_t n)
     return b;
 }
 
-/* See test_task.c: proves a cancelled waiter left nothing behind. */
-static void shielded_sleep_100(void)
-{
-    weft_scope s;
-    EXPECT_CODE(weft_scope_enter(&s, WEFT_FOREVER), 0);
-    EXPECT_CODE(weft_scope_shield(&s, 1), 0);
-    int rc = weft_sleep(MS(100));
-    say("shielded:%s@%s", cn(rc), at());
-    EXPECT_CODE(weft_scope_exit(&s), 0);
-}
 
 /* ------------------------------------------------------------------------ */
 /* gather                                                                   */

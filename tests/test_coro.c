@@ -31,8 +31,7 @@
 
 #include <weft.h>
 
-#define P(n) ((void *)(intptr_t)(n)) /* an integer passed as a value */
-#define N(p) ((intptr_t)(p))         /* and back */
+#include "support.h"
 
 /* ------------------------------------------------------------------------ */
 /* Recording from inside coroutines                                         */
@@ -41,8 +40,6 @@
 enum { TRACE_MAX = 64 };
 static intptr_t trace[TRACE_MAX]; /* what bodies and tests noted, in order */
 static int traced;                /* entries in trace (TRACE_MAX + 1: full) */
-static char expect_first[256];    /* the first failed EXPECT */
-static int expect_failed;         /* how many EXPECTs failed */
 
 static void note(intptr_t v)
 {
@@ -51,50 +48,6 @@ static void note(intptr_t v)
     else
         traced = TRACE_MAX + 1;
 }
-
-static void expect_fail(const char *file, int line, const char *fmt, ...)
-{
-    if (expect_failed++ == 0) {
-        va_list ap;
-        int n = snprintf(expect_first, sizeof expect_first, "%s:%d: ", file, line);
-        va_start(ap, fmt);
-        vsnprintf(expect_first + n, sizeof expect_first - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-}
-
-#define EXPECT(cond)                                                        \
-    do {                                                                    \
-        if (!(cond))                                                        \
-            expect_fail(__FILE__, __LINE__, "%s", #cond);                   \
-    } while (0)
-#define EXPECT_CODE(expr, want)                                             \
-    do {                                                                    \
-        long got_ = (long)(expr), want_ = (long)(want);                     \
-        if (got_ != want_)                                                  \
-            expect_fail(__FILE__, __LINE__, "%s is %ld, expected %ld",      \
-                        #expr, got_, want_);                                \
-    } while (0)
-
-/* Fails the test if a check inside a coroutine failed. */
-static void assert_expectations(void)
-{
-    if (expect_failed) {
-        int n = expect_failed;
-        expect_failed = 0;
-        fail_msg("%d check(s) failed inside coroutines; first: %s", n, expect_first);
-    }
-}
-
-/* assert_int_equal prints negative codes as huge hex numbers; this does not. */
-#define assert_code(expr, want)                                             \
-    do {                                                                    \
-        long got_ = (long)(expr), want_ = (long)(want);                     \
-        if (got_ != want_)                                                  \
-            fail_msg("%s is %ld (%s), expected %ld (%s)", #expr, got_,      \
-                     weft_strerror((int)got_), want_,                       \
-                     weft_strerror((int)want_));                            \
-    } while (0)
 
 static void format_trace(char *buf, size_t cap, const intptr_t *v, int n)
 {
@@ -119,12 +72,11 @@ static void assert_trace_is(const intptr_t *want, int n)
                     (int)(sizeof((const intptr_t[]){__VA_ARGS__}) / sizeof(intptr_t)))
 #define ASSERT_TRACE_EMPTY() assert_trace_is(NULL, 0)
 
-static int reset(void **state)
+/* cmocka setup: reset() and an empty trace. */
+static int reset_trace(void **state)
 {
-    (void)state;
     traced = 0;
-    expect_failed = 0;
-    return 0;
+    return reset(state);
 }
 
 static weft_coro *make(weft_coro_fn fn, void *arg)
@@ -1635,7 +1587,7 @@ static uint64_t fpu_saved; /* the thread's state before an FPU test */
 static int save_fpu(void **state)
 {
     fpu_saved = fpu_get();
-    return reset(state);
+    return reset_trace(state);
 }
 
 static int restore_fpu(void **state)
@@ -1766,7 +1718,7 @@ static void test_coro_fenv_rounding_per_context(void **state)
 
 /* ------------------------------------------------------------------------ */
 
-#define TEST(f) cmocka_unit_test_setup(f, reset)
+#define TEST(f) cmocka_unit_test_setup(f, reset_trace)
 #define FPU_TEST(f) cmocka_unit_test_setup_teardown(f, save_fpu, restore_fpu)
 
 int main(void)

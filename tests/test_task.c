@@ -21,166 +21,13 @@
 
 #include <weft.h>
 
-/* ------------------------------------------------------------------------ */
-/* Recording from inside tasks                                              */
-/* ------------------------------------------------------------------------ */
+#include "support.h"
 
-/*
- * cmocka's assertions longjmp to the runner, which must never happen from a
- * task's stack. Task bodies only record: say() appends an event to `logbuf`
- * (compared whole afterwards), EXPECT* keep the first failed check, which
- * assert_expectations() reports on the thread's own stack.
- */
-static char logbuf[16384];        /* events separated by single spaces */
-static size_t loglen;             /* strlen(logbuf) */
-static char expect_first[512];    /* the first failed EXPECT */
-static int expect_failed;         /* how many EXPECTs failed */
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    if (loglen + 2 >= sizeof logbuf)
-        return;
-    if (loglen)
-        logbuf[loglen++] = ' ';
-    va_start(ap, fmt);
-    int n = vsnprintf(logbuf + loglen, sizeof logbuf - loglen, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        loglen += (size_t)n < sizeof logbuf - loglen ? (size_t)n : sizeof logbuf - loglen - 1;
-}
-
-/* The loop's clock as text: whole milliseconds as "12", else "12000001ns". */
-static const char *at(void)
-{
-    static char buf[4][32];
-    static int next;
-    char *b = buf[next++ & 3];
-    int64_t t = weft_now();
-    if (t % WEFT_MSEC(1) == 0)
-        snprintf(b, sizeof buf[0], "%lld", (long long)(t / WEFT_MSEC(1)));
-    else
-        snprintf(b, sizeof buf[0], "%lldns", (long long)t);
-    return b;
-}
-
-/* A return code as text: "0", "ECANCELED", "ETIMEDOUT", ... */
-static const char *cn(int rc)
-{
-    static char buf[4][16];
-    static int next;
-    switch (rc) {
-    case 0: return "0";
-    case 1: return "1";
-    case -EINVAL: return "EINVAL";
-    case -EPERM: return "EPERM";
-    case -EALREADY: return "EALREADY";
-    case -EAGAIN: return "EAGAIN";
-    case -EDEADLK: return "EDEADLK";
-    case -EBUSY: return "EBUSY";
-    case -ECANCELED: return "ECANCELED";
-    case -ETIMEDOUT: return "ETIMEDOUT";
-    case -EIO: return "EIO";
-    case -ENOENT: return "ENOENT";
-    case -EPIPE: return "EPIPE";
-    case -EINTR: return "EINTR";
-    default: break;
-    }
-    char *b = buf[next++ & 3];
-    snprintf(b, sizeof buf[0], "%d", rc);
-    return b;
-}
-
-static void expect_fail(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void expect_fail(const char *file, int line, const char *fmt, ...)
-{
-    if (expect_failed++ == 0) {
-        va_list ap;
-        int n = snprintf(expect_first, sizeof expect_first, "%s:%d: ", file, line);
-        va_start(ap, fmt);
-        vsnprintf(expect_first + n, sizeof expect_first - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-}
-
-#define EXPECT(cond)                                                        \
-    do {                                                                    \
-        if (!(cond))                                                        \
-            expect_fail(__FILE__, __LINE__, "%s", #cond);                   \
-    } while (0)
-#define EXPECT_CODE(expr, want)                                             \
-    do {                                                                    \
-        long got_ = (long)(expr), want_ = (long)(want);                     \
-        if (got_ != want_)                                                  \
-            expect_fail(__FILE__, __LINE__, "%s is %ld (%s), expected %ld (%s)", \
-                        #expr, got_, cn((int)got_), want_, cn((int)want_)); \
-    } while (0)
-#define EXPECT_NOW(ns) EXPECT_CODE(weft_now(), (ns))
-
-/* Fails the test if a check inside a task failed. */
-static void assert_expectations(void)
-{
-    if (expect_failed) {
-        int n = expect_failed;
-        expect_failed = 0;
-        fail_msg("%d check(s) failed inside tasks; first: %s", n, expect_first);
-    }
-}
-
-/* assert_int_equal prints negative codes as huge hex numbers; this does not. */
-#define assert_code(expr, want)                                             \
-    do {                                                                    \
-        long got_ = (long)(expr), want_ = (long)(want);                     \
-        if (got_ != want_)                                                  \
-            fail_msg("%s is %ld (%s), expected %ld (%s)", #expr, got_,      \
-                     cn((int)got_), want_, cn((int)want_));                 \
-    } while (0)
-
-#define assert_log(want) assert_string_equal(logbuf, (want))
-
-static int reset(void **state)
-{
-    (void)state;
-    logbuf[0] = '\0';
-    loglen = 0;
-    expect_failed = 0;
-    return 0;
-}
-
-/* Runs `fn` as main under the virtual clock. */
-static int vrun(weft_task_fn fn, void *arg, void **result)
-{
-    return weft_run_opts(fn, arg, result, &(weft_loop_opts){.virtual_clock = 1});
-}
-
-#define MS(n) WEFT_MSEC(n)
-#define P(n) ((void *)(intptr_t)(n)) /* an integer passed as a value */
-#define N(p) ((intptr_t)(p))         /* and back */
 
 /* ------------------------------------------------------------------------ */
 /* Task bodies shared by the tests                                          */
 /* ------------------------------------------------------------------------ */
 
-/* What a job does: sleep `ms`, then store `value` and return `code`. */
-struct job {
-    const char *name;
-    int64_t ms;
-    int code;
-    intptr_t value;
-};
-
-static int task_job(void *arg, void **result)
-{
-    const struct job *j = arg;
-    int rc = weft_sleep(MS(j->ms));
-    say("%s:%s@%s", j->name, cn(rc), at());
-    if (rc)
-        return rc;
-    *result = P(j->value);
-    return j->code;
-}
 
 static int task_say(void *arg, void **result)
 {
@@ -196,20 +43,6 @@ static int task_noop(void *arg, void **result)
     return 0;
 }
 
-/*
- * After a cancelled wait: proves the waiter is off whatever it waited on.
- * Shielded from the task's cancellation, it sleeps 100 ms; anything that
- * still held the old wait and woke the task would end the sleep early.
- */
-static void shielded_sleep_100(void)
-{
-    weft_scope s;
-    EXPECT_CODE(weft_scope_enter(&s, WEFT_FOREVER), 0);
-    EXPECT_CODE(weft_scope_shield(&s, 1), 0);
-    int rc = weft_sleep(MS(100));
-    say("shielded:%s@%s", cn(rc), at());
-    EXPECT_CODE(weft_scope_exit(&s), 0);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Spawning                                                                 */
@@ -313,7 +146,7 @@ static int main_states(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    struct job fail = {"f", 5, -EIO, 0}, sleeper = {"s", 1000, 0, 0};
+    struct job fail = {"f", 5, -EIO, 0, 0}, sleeper = {"s", 1000, 0, 0, 0};
     weft_task *ok, *failed, *cancelled, *unstarted;
     EXPECT_CODE(weft_task_status(weft_task_current()), WEFT_TASK_RUNNING);
     EXPECT_CODE(weft_spawn(&ok, task_checks_running, NULL, NULL), 0);
@@ -354,8 +187,8 @@ static int main_join(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    struct job a = {"a", 10, 0, 11}, b = {"b", 20, -EIO, 22}, c = {"c", 1000, 0, 33},
-               d = {"d", 5, 0, 44};
+    struct job a = {"a", 10, 0, 11, 0}, b = {"b", 20, -EIO, 22, 0}, c = {"c", 1000, 0, 33, 0},
+               d = {"d", 5, 0, 44, 0};
     weft_task *ta, *tb, *tc, *td;
     void *r = NULL;
     EXPECT_CODE(weft_spawn(&ta, task_job, &a, NULL), 0);
@@ -424,7 +257,7 @@ static int main_join_errors(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    struct job j = {"t", 10, 0, 1};
+    struct job j = {"t", 10, 0, 1, 0};
     weft_task *other;
     EXPECT_CODE(weft_task_join(NULL, NULL), -EINVAL);
     EXPECT_CODE(weft_task_join(weft_task_current(), NULL), -EDEADLK);
@@ -453,7 +286,7 @@ static int main_result(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    struct job a = {"a", 10, 0, 5}, b = {"b", 10, -EPIPE, 6};
+    struct job a = {"a", 10, 0, 5, 0}, b = {"b", 10, -EPIPE, 6, 0};
     weft_task *ta, *tb;
     void *r = P(99);
     EXPECT_CODE(weft_task_result(NULL, &r), -EINVAL);
@@ -556,7 +389,7 @@ static int main_cancel_from_callback(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    static struct job j = {"t", 1000, 0, 0};
+    static struct job j = {"t", 1000, 0, 0, 0};
     EXPECT_CODE(weft_spawn(&cancelled_by_cb, task_job, &j, NULL), 0);
     EXPECT_CODE(weft_call_later(NULL, MS(10), cb_cancels_task, NULL), 0);
     EXPECT_CODE(weft_task_join(cancelled_by_cb, NULL), -ECANCELED);
@@ -715,7 +548,7 @@ static int task_plain_await(void *arg, void **result)
 static int main_cancel_point(void *arg, void **result)
 {
     (void)result;
-    struct job j = {"joined", 50, 0, 0};
+    struct job j = {"joined", 50, 0, 0, 0};
     weft_task *w, *other = NULL;
     memset(&point_future, 0, sizeof point_future);
     EXPECT_CODE(weft_spawn(&point_joined, task_job, &j, NULL), 0);
@@ -807,7 +640,7 @@ static int main_done_callbacks(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    struct job a = {"a", 10, 0, 7}, b = {"b", 5, -EIO, 0};
+    struct job a = {"a", 10, 0, 7, 0}, b = {"b", 5, -EIO, 0, 0};
     weft_task *ta, *tb, *tc;
     EXPECT_CODE(weft_spawn(&ta, task_job, &a, NULL), 0);
     EXPECT_CODE(weft_spawn(&tb, task_job, &b, NULL), 0);
@@ -928,7 +761,7 @@ static int main_task_all(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    struct job a = {"a", 10, 0, 0}, b = {"b", 5, 0, 0}, c = {"c", 20, 0, 0};
+    struct job a = {"a", 10, 0, 0, 0}, b = {"b", 5, 0, 0, 0}, c = {"c", 20, 0, 0, 0};
     weft_task *ta, *tb, *tc, *out[8] = {0};
     weft_task *self = weft_task_current();
     EXPECT_CODE(weft_task_all(out, 8), 1);
@@ -1023,7 +856,7 @@ static int main_release(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    struct job a = {"a", 10, 0, 0}, b = {"b", 5, 0, 0};
+    struct job a = {"a", 10, 0, 0, 0}, b = {"b", 5, 0, 0, 0};
     weft_task *ta, *tb, *fresh;
     EXPECT_CODE(weft_task_release(NULL), -EINVAL);
     EXPECT_CODE(weft_spawn(&ta, task_job, &a, NULL), 0);
