@@ -8,45 +8,46 @@
 
 #include "timer_heap.h"
 
-static inline int earlier(const struct weft__timer *a, const struct weft__timer *b)
+static inline int earlier(const struct weft__timer_entry *a,
+                          const struct weft__timer_entry *b)
 {
     return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
 }
 
-static inline void place(struct weft__timer_heap *h, size_t i, struct weft__timer *t)
+static inline void place(struct weft__timer_heap *h, size_t i, struct weft__timer_entry e)
 {
-    h->nodes[i] = t;
-    t->slot = i + 1;
+    h->nodes[i] = e;
+    e.t->slot = i + 1;
 }
 
-/* Moves `t` up from slot i until its parent is earlier; places it. */
-static void sift_up(struct weft__timer_heap *h, size_t i, struct weft__timer *t)
+/* Moves entry `e` up from slot i until its parent is earlier; places it. */
+static void sift_up(struct weft__timer_heap *h, size_t i, struct weft__timer_entry e)
 {
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!earlier(t, h->nodes[parent]))
+        if (!earlier(&e, &h->nodes[parent]))
             break;
         place(h, i, h->nodes[parent]);
         i = parent;
     }
-    place(h, i, t);
+    place(h, i, e);
 }
 
-/* Moves `t` down from slot i until no child is earlier; places it. */
-static void sift_down(struct weft__timer_heap *h, size_t i, struct weft__timer *t)
+/* Moves entry `e` down from slot i until no child is earlier; places it. */
+static void sift_down(struct weft__timer_heap *h, size_t i, struct weft__timer_entry e)
 {
     for (;;) {
         size_t child = 2 * i + 1;
         if (child >= h->len)
             break;
-        if (child + 1 < h->len && earlier(h->nodes[child + 1], h->nodes[child]))
+        if (child + 1 < h->len && earlier(&h->nodes[child + 1], &h->nodes[child]))
             child++;
-        if (!earlier(h->nodes[child], t))
+        if (!earlier(&h->nodes[child], &e))
             break;
         place(h, i, h->nodes[child]);
         i = child;
     }
-    place(h, i, t);
+    place(h, i, e);
 }
 
 int weft__timer_heap_reserve(struct weft__timer_heap *h, size_t n)
@@ -56,7 +57,7 @@ int weft__timer_heap_reserve(struct weft__timer_heap *h, size_t n)
     size_t cap = h->cap ? h->cap : 64;
     while (cap < n)
         cap *= 2;
-    struct weft__timer **nodes = realloc(h->nodes, cap * sizeof *nodes);
+    struct weft__timer_entry *nodes = realloc(h->nodes, cap * sizeof *nodes);
     if (!nodes)
         return -ENOMEM;
     h->nodes = nodes;
@@ -71,7 +72,7 @@ int weft__timer_heap_insert(struct weft__timer_heap *h, struct weft__timer *t,
         return -ENOMEM;
     t->deadline = deadline;
     t->seq = h->next_seq++;
-    sift_up(h, h->len++, t);
+    sift_up(h, h->len++, (struct weft__timer_entry){deadline, t->seq, t});
     return 0;
 }
 
@@ -81,11 +82,11 @@ void weft__timer_heap_remove(struct weft__timer_heap *h, struct weft__timer *t)
         return;
     size_t i = t->slot - 1;
     t->slot = 0;
-    struct weft__timer *last = h->nodes[--h->len];
-    if (last == t)
+    struct weft__timer_entry last = h->nodes[--h->len];
+    if (last.t == t)
         return;
     /* The last timer fills the hole, then moves whichever way it must. */
-    if (i > 0 && earlier(last, h->nodes[(i - 1) / 2]))
+    if (i > 0 && earlier(&last, &h->nodes[(i - 1) / 2]))
         sift_up(h, i, last);
     else
         sift_down(h, i, last);

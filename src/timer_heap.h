@@ -2,9 +2,12 @@
  * timer_heap.h - a binary min-heap of timers ordered by deadline.
  *
  * Invariants:
- * - heap->nodes[0 .. len) is a binary min-heap: no node is earlier than its
- *   parent, where "earlier" orders by deadline, then by insertion sequence,
- *   so timers with equal deadlines pop in the order they were inserted.
+ * - heap->nodes[0 .. len) is a binary min-heap: no entry is earlier than
+ *   its parent, where "earlier" orders by deadline, then by insertion
+ *   sequence, so timers with equal deadlines pop in the order they were
+ *   inserted. Each entry carries its timer's deadline and sequence, so
+ *   comparisons never leave the array (at a million timers, following a
+ *   pointer per comparison costs a cache miss each).
  * - node->slot is the node's position in the array plus one while it is in
  *   the heap and 0 otherwise, which gives O(log n) removal of any timer
  *   (cancellation) without a search, and makes a zeroed timer a valid one
@@ -24,8 +27,15 @@ struct weft__timer {
     size_t slot;      /* index in the heap + 1; 0 when not in a heap */
 };
 
+/* A heap slot: the timer and a copy of its key. */
+struct weft__timer_entry {
+    int64_t deadline;           /* = t->deadline */
+    uint64_t seq;               /* = t->seq */
+    struct weft__timer *t;      /* the timer */
+};
+
 struct weft__timer_heap {
-    struct weft__timer **nodes; /* the heap array */
+    struct weft__timer_entry *nodes; /* the heap array */
     size_t len;                 /* timers in the heap */
     size_t cap;                 /* slots allocated */
     uint64_t next_seq;          /* sequence for the next insertion */
@@ -56,7 +66,7 @@ void weft__timer_heap_remove(struct weft__timer_heap *h, struct weft__timer *t);
 /* The earliest timer, or NULL when the heap is empty. */
 static inline struct weft__timer *weft__timer_heap_min(const struct weft__timer_heap *h)
 {
-    return h->len ? h->nodes[0] : NULL;
+    return h->len ? h->nodes[0].t : NULL;
 }
 
 /* Removes and returns the earliest timer, or NULL when the heap is empty. */

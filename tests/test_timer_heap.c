@@ -58,18 +58,20 @@ static void check_heap(const struct weft__timer_heap *h)
     if (h->len)
         assert_non_null(h->nodes);
     for (size_t i = 0; i < h->len; i++) {
-        const struct weft__timer *t = h->nodes[i];
+        const struct weft__timer *t = h->nodes[i].t;
+        if (h->nodes[i].deadline != t->deadline || h->nodes[i].seq != t->seq)
+            fail_msg("nodes[%zu] key differs from its timer's", i);
         assert_non_null(t);
         if (t->slot != i + 1)
             fail_msg("nodes[%zu] has slot %zu", i, t->slot);
-        if (i > 0 && before(t, h->nodes[(i - 1) / 2]))
+        if (i > 0 && before(t, h->nodes[(i - 1) / 2].t))
             fail_msg("nodes[%zu] (%lld/%llu) is earlier than its parent (%lld/%llu)", i,
                      (long long)t->deadline, (unsigned long long)t->seq,
-                     (long long)h->nodes[(i - 1) / 2]->deadline,
-                     (unsigned long long)h->nodes[(i - 1) / 2]->seq);
+                     (long long)h->nodes[(i - 1) / 2].t->deadline,
+                     (unsigned long long)h->nodes[(i - 1) / 2].t->seq);
     }
     if (h->len)
-        assert_ptr_equal(weft__timer_heap_min(h), h->nodes[0]);
+        assert_ptr_equal(weft__timer_heap_min(h), h->nodes[0].t);
     else
         assert_null(weft__timer_heap_min(h));
 }
@@ -214,16 +216,16 @@ static void test_timer_heap_remove_root_last_only(void **state)
     struct weft__timer_heap h = WEFT__TIMER_HEAP_INIT;
     for (int i = 0; i < 7; i++)
         assert_int_equal(weft__timer_heap_insert(&h, &t[i], i * 10), 0);
-    weft__timer_heap_remove(&h, h.nodes[0]);         /* the root */
+    weft__timer_heap_remove(&h, h.nodes[0].t);         /* the root */
     check_heap(&h);
     assert_int_equal(weft__timer_heap_min(&h)->deadline, 10);
-    weft__timer_heap_remove(&h, h.nodes[h.len - 1]); /* the last slot */
+    weft__timer_heap_remove(&h, h.nodes[h.len - 1].t); /* the last slot */
     check_heap(&h);
     assert_int_equal(h.len, 5);
     while (h.len > 1)
-        weft__timer_heap_remove(&h, h.nodes[h.len / 2]);
+        weft__timer_heap_remove(&h, h.nodes[h.len / 2].t);
     check_heap(&h);
-    weft__timer_heap_remove(&h, h.nodes[0]);         /* the only one */
+    weft__timer_heap_remove(&h, h.nodes[0].t);         /* the only one */
     check_heap(&h);
     assert_int_equal(h.len, 0);
     for (int i = 0; i < 7; i++)
@@ -256,7 +258,7 @@ static void test_timer_heap_remove_random_positions(void **state)
             }
         } else if (what < 8) {                  /* remove an arbitrary one */
             if (h.len) {
-                struct weft__timer *victim = h.nodes[rng_below(h.len)];
+                struct weft__timer *victim = h.nodes[rng_below(h.len)].t;
                 weft__timer_heap_remove(&h, victim);
                 assert_false(weft__timer_pending(victim));
                 members--;
@@ -270,7 +272,7 @@ static void test_timer_heap_remove_random_positions(void **state)
         } else {                                /* pop: must be the minimum */
             struct weft__timer *min = weft__timer_heap_min(&h);
             for (size_t i = 0; i < h.len; i++)
-                assert_false(before(h.nodes[i], min));
+                assert_false(before(h.nodes[i].t, min));
             struct weft__timer *p = weft__timer_heap_pop(&h);
             assert_ptr_equal(p, min);
             if (p)
@@ -305,7 +307,7 @@ static void test_timer_heap_reserve(void **state)
     assert_int_equal(weft__timer_heap_reserve(&h, 1000), 0);
     assert_true(h.cap >= 1000);
     size_t cap = h.cap;
-    struct weft__timer **nodes = h.nodes;
+    struct weft__timer_entry *nodes = h.nodes;
     /* A smaller reservation changes nothing. */
     assert_int_equal(weft__timer_heap_reserve(&h, 10), 0);
     assert_int_equal(h.cap, cap);
