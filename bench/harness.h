@@ -112,6 +112,7 @@ void bench_yield_register(void);
 void bench_spawn_register(void);
 void bench_sleepers_register(void);
 void bench_timer_heap_register(void);
+void bench_sync_register(void);
 void peer_ucontext_register(void);
 void peer_fcontext_register(void);
 void peer_fiber_register(void);

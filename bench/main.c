@@ -13,6 +13,7 @@ int main(int argc, char **argv)
     bench_spawn_register();
     bench_sleepers_register();
     bench_timer_heap_register();
+    bench_sync_register();
     peer_ucontext_register();
 #ifdef WEFT_BENCH_HAVE_FCONTEXT
     peer_fcontext_register();

@@ -42,5 +42,7 @@
 #include "weft/coro.h"
 #include "weft/sched.h"
 #include "weft/task.h"
+#include "weft/sync.h"
+#include "weft/chan.h"
 
 #endif /* WEFT_H */

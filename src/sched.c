@@ -141,8 +141,12 @@ static inline int switch_away(struct weft__loop *L, struct weft_task *self)
 {
     struct weft_coro *me = weft__tls.current;
     self->top = me;                 /* maybe a coroutine the task resumed */
-    if (WEFT_UNLIKELY(!L->batch))
-        return next_tick(L, self, me);
+    if (WEFT_UNLIKELY(!L->batch)) {
+        /* Without callbacks and timers a new tick needs no clock read. */
+        if (!L->runq_len || !weft__list_empty(&L->ready) || L->timers.len)
+            return next_tick(L, self, me);
+        L->batch = L->runq_len;
+    }
     return dispatch(L, self, me);
 }
 
@@ -173,7 +177,8 @@ void weft__wake(struct weft_task *t, int code)
 {
     if (t->state != WEFT__TASK_PARKED)
         return;
-    weft__alarm_clear(t->loop, &t->alarm);
+    if (weft__timer_pending(&t->alarm.timer))   /* most waits have none */
+        weft__alarm_clear(t->loop, &t->alarm);
     t->wake_code = code;
     weft__enqueue(t->loop, t);
 }

@@ -1,0 +1,285 @@
+/*
+ * chan.c - channels (buffered and unbuffered) and select.
+ *
+ * Invariants:
+ * - Values wait in the ring buf[(head + i) % cap], i < len. Receivers wait
+ *   only while the ring is empty, senders only while it is full (always,
+ *   unbuffered), so a live sender and a live receiver never wait on one
+ *   channel at once.
+ * - A waiting sender or receiver is a node on its task's stack (in a
+ *   weft_select_case for select). The peer that completes it copies the
+ *   value, sets `result` and wakes the task; a node whose task no longer
+ *   waits (woken by a cancellation, or its select already completed) is
+ *   skipped and removed by its owner.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/chan.h"
+#include "loop.h"
+
+#define PENDING 1               /* node->result while nobody completed it */
+
+struct weft_chan {
+    size_t elem_size;           /* bytes per value */
+    size_t cap;                 /* ring slots; 0 for unbuffered */
+    size_t len;                 /* values in the ring */
+    size_t head;                /* slot of the oldest value */
+    int closed;                 /* weft_chan_close() was called */
+    struct weft__list senders;  /* struct chan_node waiting to send */
+    struct weft__list receivers; /* struct chan_node waiting to receive */
+    unsigned char buf[];        /* cap * elem_size bytes */
+};
+
+/* A select in progress: the first of its cases to complete wins. */
+struct sel {
+    int done;                   /* a case has completed */
+    size_t index;               /* which one */
+};
+
+/* A task waiting to send or receive. */
+struct chan_node {
+    struct weft__waiter w;      /* in senders or receivers; w.task */
+    void *elem;                 /* the value to send, or where to receive */
+    int result;                 /* PENDING, then 0 or -EPIPE */
+    struct sel *sel;            /* the select it is a case of, or NULL */
+    size_t index;               /* its case index in that select */
+};
+
+_Static_assert(sizeof(struct chan_node) <= sizeof(((weft_select_case *)0)->node_),
+               "a select case holds a chan_node");
+
+int weft_chan_create(weft_chan **out, size_t elem_size, size_t capacity)
+{
+    if (!out || elem_size == 0 || elem_size > 65536 ||
+        (capacity && capacity > (SIZE_MAX - sizeof(weft_chan)) / elem_size))
+        return -EINVAL;
+    weft_chan *ch = malloc(sizeof *ch + capacity * elem_size);
+    if (!ch)
+        return -ENOMEM;
+    *ch = (weft_chan){.elem_size = elem_size, .cap = capacity};
+    weft__list_init(&ch->senders);
+    weft__list_init(&ch->receivers);
+    *out = ch;
+    return 0;
+}
+
+int weft_chan_destroy(weft_chan *ch)
+{
+    if (!ch)
+        return -EINVAL;
+    if (!weft__list_empty(&ch->senders) || !weft__list_empty(&ch->receivers))
+        return -EBUSY;
+    free(ch);
+    return 0;
+}
+
+/* Takes the first node of `q` whose task still waits for it, or NULL. */
+static struct chan_node *take(struct weft__list *q)
+{
+    struct weft__list *n;
+    while ((n = weft__list_pop_front(q))) {
+        struct chan_node *c = weft__container_of(n, struct chan_node, w.link);
+        if (c->w.task->state != WEFT__TASK_PARKED || (c->sel && c->sel->done))
+            continue;
+        if (c->sel) {
+            c->sel->done = 1;
+            c->sel->index = c->index;
+        }
+        return c;
+    }
+    return NULL;
+}
+
+/* Completes a taken node with `result` and wakes its task. */
+static void complete(struct chan_node *c, int result)
+{
+    c->result = result;
+    weft__wake(c->w.task, 0);
+}
+
+static void *slot(weft_chan *ch, size_t i)
+{
+    return ch->buf + (ch->head + i) % ch->cap * ch->elem_size;
+}
+
+/* Copies one value; the common sizes become single moves, not a call. */
+static inline void copy(void *dst, const void *src, size_t size)
+{
+    switch (size) {
+    case 4: memcpy(dst, src, 4); break;
+    case 8: memcpy(dst, src, 8); break;
+    case 16: memcpy(dst, src, 16); break;
+    default: memcpy(dst, src, size); break;
+    }
+}
+
+/* weft_chan_try_send() after its argument checks; shared with send. */
+static inline int try_send(weft_chan *ch, const void *elem)
+{
+    if (ch->closed)
+        return -EPIPE;
+    struct chan_node *r = take(&ch->receivers);
+    if (r) {                    /* the ring is empty: hand it over */
+        copy(r->elem, elem, ch->elem_size);
+        complete(r, 0);
+        return 0;
+    }
+    if (ch->len == ch->cap)
+        return -EAGAIN;
+    copy(slot(ch, ch->len++), elem, ch->elem_size);
+    return 0;
+}
+
+/* weft_chan_try_recv() after its argument checks; shared with recv. */
+static inline int try_recv(weft_chan *ch, void *elem)
+{
+    struct chan_node *s;
+    if (ch->len) {
+        copy(elem, slot(ch, 0), ch->elem_size);
+        if (++ch->head == ch->cap)
+            ch->head = 0;
+        ch->len--;
+        if ((s = take(&ch->senders))) {   /* room now: its value moves in */
+            copy(slot(ch, ch->len++), s->elem, ch->elem_size);
+            complete(s, 0);
+        }
+        return 0;
+    }
+    if ((s = take(&ch->senders))) {       /* unbuffered: straight across */
+        copy(elem, s->elem, ch->elem_size);
+        complete(s, 0);
+        return 0;
+    }
+    return ch->closed ? -EPIPE : -EAGAIN;
+}
+
+int weft_chan_try_send(weft_chan *ch, const void *elem)
+{
+    if (!ch || !elem)
+        return -EINVAL;
+    return try_send(ch, elem);
+}
+
+int weft_chan_try_recv(weft_chan *ch, void *elem)
+{
+    if (!ch || !elem)
+        return -EINVAL;
+    return try_recv(ch, elem);
+}
+
+/* Waits on `q` as a single (non-select) node; returns the send/receive
+   result, or the park's code when it gave up first. */
+static int wait_on(struct weft__list *q, struct weft_task *self, void *elem)
+{
+    struct chan_node node = {.w = {.task = self}, .elem = elem, .result = PENDING};
+    weft__list_push_back(q, &node.w.link);
+    int rc = weft__park(self, WEFT_FOREVER);
+    weft__list_remove(&node.w.link);
+    if (node.result != PENDING)
+        return node.result;     /* done, even if it gave up right after */
+    return rc < 0 ? rc : -EINTR;
+}
+
+int weft_chan_send(weft_chan *ch, const void *elem)
+{
+    if (!ch || !elem)
+        return -EINVAL;
+    int rc = try_send(ch, elem);
+    if (rc != -EAGAIN)
+        return rc;
+    struct weft_task *self = weft__self();
+    if (!self)
+        return -EPERM;
+    return wait_on(&ch->senders, self, (void *)elem);
+}
+
+int weft_chan_recv(weft_chan *ch, void *elem)
+{
+    if (!ch || !elem)
+        return -EINVAL;
+    int rc = try_recv(ch, elem);
+    if (rc != -EAGAIN)
+        return rc;
+    struct weft_task *self = weft__self();
+    if (!self)
+        return -EPERM;
+    return wait_on(&ch->receivers, self, elem);
+}
+
+int weft_chan_close(weft_chan *ch)
+{
+    if (!ch)
+        return -EINVAL;
+    if (ch->closed)
+        return -EALREADY;
+    ch->closed = 1;
+    struct chan_node *c;
+    while ((c = take(&ch->senders)))
+        complete(c, -EPIPE);
+    while ((c = take(&ch->receivers)))
+        complete(c, -EPIPE);
+    return 0;
+}
+
+size_t weft_chan_len(const weft_chan *ch)
+{
+    return ch ? ch->len : 0;
+}
+
+size_t weft_chan_cap(const weft_chan *ch)
+{
+    return ch ? ch->cap : 0;
+}
+
+/* Performs case `c` if it needs no wait: 0 or -EPIPE (done), -EAGAIN. */
+static int try_case(weft_select_case *c)
+{
+    if (!c->ch)
+        return -EAGAIN;
+    return c->op == WEFT_SELECT_SEND ? try_send(c->ch, c->elem) : try_recv(c->ch, c->elem);
+}
+
+int weft_select(weft_select_case *cases, size_t n, int flags)
+{
+    if ((n && !cases) || (flags & ~WEFT_SELECT_NOWAIT))
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if ((cases[i].op != WEFT_SELECT_SEND && cases[i].op != WEFT_SELECT_RECV) ||
+            (cases[i].ch && !cases[i].elem))
+            return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        int rc = try_case(&cases[i]);
+        if (rc != -EAGAIN) {
+            cases[i].result = rc;
+            return (int)i;
+        }
+    }
+    if (flags & WEFT_SELECT_NOWAIT)
+        return -EAGAIN;
+    struct weft_task *self = weft__self();
+    if (!self)
+        return -EPERM;
+
+    struct sel sel = {0};
+    for (size_t i = 0; i < n; i++) {
+        struct chan_node *c = (struct chan_node *)(void *)cases[i].node_;
+        *c = (struct chan_node){.w = {.task = self}, .elem = cases[i].elem,
+                                .result = PENDING, .sel = &sel, .index = i};
+        weft__list_init(&c->w.link);
+        if (cases[i].ch)
+            weft__list_push_back(cases[i].op == WEFT_SELECT_SEND ? &cases[i].ch->senders
+                                                                 : &cases[i].ch->receivers,
+                                 &c->w.link);
+    }
+    int rc = weft__park(self, WEFT_FOREVER);
+    for (size_t i = 0; i < n; i++)
+        weft__list_remove(&((struct chan_node *)(void *)cases[i].node_)->w.link);
+    if (sel.done) {
+        struct chan_node *c = (struct chan_node *)(void *)cases[sel.index].node_;
+        cases[sel.index].result = c->result;
+        return (int)sel.index;
+    }
+    return rc < 0 ? rc : -EINTR;
+}
