@@ -287,9 +287,10 @@ static int selected(const struct bench *b, const struct options *o)
 }
 
 /*
- * True when an earlier selected benchmark has the name and impl of
- * registry[k]: with --iters they differ in nothing (the two "sleepers"
+ * True when an earlier selected benchmark has the name, impl and function
+ * of registry[k]: with --iters they differ in nothing (the two "sleepers"
  * rows differ only in their fixed count), so the later one is skipped.
+ * Rows with functions of their own (the "echo" connection counts) stay.
  */
 static int repeats_earlier(int k, const struct options *o)
 {
@@ -298,7 +299,8 @@ static int repeats_earlier(int k, const struct options *o)
     for (int j = 0; j < k; j++)
         if (selected(&registry[j], o) &&
             !strcmp(registry[j].name, registry[k].name) &&
-            !strcmp(registry[j].impl, registry[k].impl))
+            !strcmp(registry[j].impl, registry[k].impl) &&
+            registry[j].run == registry[k].run)
             return 1;
     return 0;
 }

@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-enum { BENCH_MAX_EXTRA = 4 }; /* named values a sample may carry */
+enum { BENCH_MAX_EXTRA = 6 }; /* named values a sample may carry */
 
 /* A named value of one run, reported as it is (not divided by iters). */
 struct bench_extra {
@@ -113,9 +113,17 @@ void bench_spawn_register(void);
 void bench_sleepers_register(void);
 void bench_timer_heap_register(void);
 void bench_sync_register(void);
+void bench_io_register(void);
 void peer_ucontext_register(void);
 void peer_fcontext_register(void);
 void peer_fiber_register(void);
+
+/*
+ * The echo benchmark's epoll server (peer_epoll.c): serves connections
+ * accepted from the listening socket `lfd` until the process is killed.
+ * Returns only on failure, a negative errno.
+ */
+int peer_epoll_echo_serve(int lfd);
 
 #ifdef __cplusplus
 }

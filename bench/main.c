@@ -14,6 +14,7 @@ int main(int argc, char **argv)
     bench_sleepers_register();
     bench_timer_heap_register();
     bench_sync_register();
+    bench_io_register();
     peer_ucontext_register();
 #ifdef WEFT_BENCH_HAVE_FCONTEXT
     peer_fcontext_register();

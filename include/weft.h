@@ -44,5 +44,6 @@
 #include "weft/task.h"
 #include "weft/sync.h"
 #include "weft/chan.h"
+#include "weft/io.h"
 
 #endif /* WEFT_H */

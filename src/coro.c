@@ -38,6 +38,9 @@ static struct weft_coro *thread_start(void)
 {
     weft__tls.current = &weft__tls.main;
     weft__tls.main.blocked = 1;     /* it cannot yield: nobody resumed it */
+#ifdef WEFT_TSAN
+    weft__tls.main.tsan_fiber = __tsan_get_current_fiber();
+#endif
     return &weft__tls.main;
 }
 
@@ -89,6 +92,9 @@ int weft_coro_create(weft_coro **out, weft_coro_fn fn, void *arg,
 #ifdef WEFT_ASAN
     co->asan_fake = NULL;
 #endif
+#ifdef WEFT_TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
     co->name[0] = '\0';
     if (opts && opts->name)
         set_name(co, opts->name);
@@ -133,6 +139,9 @@ __attribute__((noreturn)) void weft__coro_main(struct weft_coro *co)
     weft__tls.current = r;
 #ifdef WEFT_ASAN
     __sanitizer_start_switch_fiber(NULL, r->asan_bottom, r->asan_size);
+#endif
+#ifdef WEFT_TSAN
+    __tsan_switch_to_fiber(r->tsan_fiber, 0);
 #endif
     weft__switch(&co->sp, r->sp, WEFT_CORO_RETURNED);
     abort(); /* a dead coroutine is never switched to */
@@ -250,6 +259,9 @@ int weft_coro_destroy(weft_coro *co)
     check_canary(co);
 #ifdef WEFT_HAVE_VALGRIND_H
     VALGRIND_STACK_DEREGISTER(co->valgrind_id);
+#endif
+#ifdef WEFT_TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
 #endif
     struct weft__stack st = co->stack;
     weft__stack_put(&st);

@@ -15,6 +15,9 @@
 #ifdef WEFT_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+#ifdef WEFT_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 /* Internal states; weft_coro_status() derives running/normal from ACTIVE. */
 enum weft__coro_state {
@@ -59,6 +62,9 @@ struct weft_coro {
     const void *asan_bottom;  /* stack bounds for ASan: the slot for a */
     size_t asan_size;         /* coroutine, learnt on first switch for main */
 #endif
+#ifdef WEFT_TSAN
+    void *tsan_fiber;         /* ThreadSanitizer's record of this context */
+#endif
     char name[WEFT__NAME_MAX]; /* NUL-terminated copy of the given name */
 };
 
@@ -88,6 +94,9 @@ static inline int weft__switch_to(struct weft_coro *from, struct weft_coro *to, 
 {
     weft__tls.from = from;
     weft__tls.current = to;
+#ifdef WEFT_TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
 #ifdef WEFT_ASAN
     __sanitizer_start_switch_fiber(&from->asan_fake, to->asan_bottom, to->asan_size);
     code = weft__switch(&from->sp, to->sp, code);

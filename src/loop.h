@@ -121,6 +121,10 @@ struct weft__loop {
     weft_coro *base;            /* the context weft_run() runs the loop on */
     void *ended;                /* where an ending task's coroutine puts it */
     int doomed;                 /* after a second deadlock every wait fails */
+    struct weft__io *io;        /* descriptors, pool, other threads; or NULL */
+    size_t io_waiting;          /* tasks parked on descriptors */
+    size_t jobs;                /* worker-pool jobs not yet completed */
+    int workers;                /* most pool threads (weft_loop_opts) */
     struct weft__list ready;    /* callbacks due, FIFO (struct weft__handle) */
     struct weft__timer_heap timers; /* alarms by deadline */
     struct weft__list tasks;    /* tasks not ended, in spawn order */

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "coro_internal.h"
+#include "io_internal.h"
 #include "loop.h"
 
 __thread struct weft__loop *weft__loop __attribute__((tls_model("initial-exec")));
@@ -79,10 +80,11 @@ static struct weft_task *dequeue(struct weft__loop *L)
     return weft__container_of(n, struct weft_task, link);
 }
 
-/* True when the loop has work of its own: callbacks, or alarms now due. */
+/* True when the loop has work of its own: callbacks, descriptors or other
+   threads to poll, or alarms now due. */
 static int loop_work_due(struct weft__loop *L)
 {
-    if (!weft__list_empty(&L->ready))
+    if (!weft__list_empty(&L->ready) || weft__io_pending(L))
         return 1;
     struct weft__timer *t = weft__timer_heap_min(&L->timers);
     return t && t->deadline <= weft__now(L);
@@ -143,7 +145,7 @@ static inline int switch_away(struct weft__loop *L, struct weft_task *self)
     self->top = me;                 /* maybe a coroutine the task resumed */
     if (WEFT_UNLIKELY(!L->batch)) {
         /* Without callbacks and timers a new tick needs no clock read. */
-        if (!L->runq_len || !weft__list_empty(&L->ready) || L->timers.len)
+        if (!L->runq_len || !weft__list_empty(&L->ready) || L->timers.len || L->io)
             return next_tick(L, self, me);
         L->batch = L->runq_len;
     }
@@ -337,13 +339,31 @@ static void fire_alarms(struct weft__loop *L, int64_t now)
     }
 }
 
-/* Waits (or, on the virtual clock, jumps) until the next alarm is due. */
+/* Real time the virtual clock waits for descriptors before it jumps. */
+#define AUTOJUMP_GRACE WEFT_MSEC(10)
+
+/*
+ * Nothing is runnable: waits until the next alarm is due, polling
+ * descriptors meanwhile if tasks wait on some. On the virtual clock time
+ * jumps to the alarm once no descriptor has become ready within a short
+ * real grace period (trio's autojump threshold): I/O already under way in
+ * the kernel lands before virtual time moves on. Worker jobs run in real
+ * time meanwhile, and may wait for what a task does after the jump.
+ */
 static void idle(struct weft__loop *L)
 {
     struct weft__timer *t = weft__timer_heap_min(&L->timers);
+    int io = weft__io_pending(L);
     if (L->virtual_clock) {
+        if (io && weft__io_poll(L, L->io_waiting ? AUTOJUMP_GRACE : 0) > 0)
+            return;             /* something became runnable: no jump */
         if (t->deadline > L->vnow)
             L->vnow = t->deadline;
+        return;
+    }
+    if (io) {
+        int64_t wait = t->deadline - weft__now(L);
+        weft__io_poll(L, wait > 0 ? wait : 0);
         return;
     }
     struct timespec ts = {.tv_sec = t->deadline / 1000000000,
@@ -402,9 +422,13 @@ static int run_until_empty(struct weft__loop *L, struct weft_task *main_task)
         if (L->runq_len || !weft__list_empty(&L->ready)) {
             if (weft__timer_heap_min(&L->timers))   /* no clock read if not */
                 fire_alarms(L, weft__now(L));
+            if (weft__io_pending(L))
+                weft__io_poll(L, 0);
         } else if (weft__timer_heap_min(&L->timers)) {
             idle(L);
             fire_alarms(L, weft__now(L));
+        } else if (weft__io_pending(L)) {
+            weft__io_poll(L, -1);   /* only descriptors or threads can help */
         } else {
             rc = -EDEADLK;
             deadlock(L, deadlocks++ > 0);
@@ -427,6 +451,7 @@ int weft_run_opts(weft_task_fn main, void *arg, void **result,
     weft__list_init(&L.tasks);
     weft__list_init(&L.zombies);
     L.virtual_clock = opts && opts->virtual_clock;
+    L.workers = opts && opts->workers > 0 ? opts->workers : 4;
     L.stack_size = opts && opts->stack_size ? opts->stack_size : WEFT_STACK_DEFAULT;
     if (L.stack_size < WEFT_STACK_MIN || L.stack_size > WEFT_STACK_MAX)
         return -EINVAL;
@@ -441,6 +466,7 @@ int weft_run_opts(weft_task_fn main, void *arg, void **result,
         if (result)
             *result = m->result;
     }
+    weft__io_free(&L);          /* after the pool's last jobs */
     weft__callbacks_drop(&L);
     weft__task_free_all(&L);
     weft__timer_heap_free(&L.timers);

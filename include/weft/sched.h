@@ -40,9 +40,12 @@ extern "C" {
 typedef struct weft_loop_opts {
     int virtual_clock;  /* nonzero: the clock starts at 0, stands still
                            while tasks can run, and jumps to the next
-                           deadline when none can */
+                           deadline when none can (when tasks wait on
+                           descriptors, once none has become ready within
+                           10 ms of real time) */
     size_t stack_size;  /* default stack of the loop's tasks, 0 for
                            WEFT_STACK_DEFAULT */
+    int workers;        /* threads of the worker pool (weft/io.h), 0 for 4 */
 } weft_loop_opts;
 
 /*

@@ -1,0 +1,189 @@
+/*
+ * echo_server.c - a TCP echo server: one task per connection.
+ *
+ *   echo_server [PORT] [--host ADDR] [--once N]
+ *
+ * Listens on ADDR (default 127.0.0.1) port PORT (default 7777; 0 lets the
+ * kernel choose) and prints "listening on ADDR:PORT" once it does. Every
+ * connection gets a task that writes back what it reads until the peer
+ * closes. The server runs until SIGINT or SIGTERM (read from a signalfd,
+ * so the signal is one more descriptor the loop waits on), or with
+ * --once N until N connections have been accepted and served. On the way
+ * out it prints how many connections and bytes it served; connections
+ * still open when a signal stops it are cancelled by weft_run().
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#include <weft.h>
+
+struct server {
+    const char *host;
+    int port;
+    long once;             /* connections to serve, 0 for no limit */
+    int lfd, sfd;
+    long accepted, active; /* connections accepted, still being served */
+    unsigned long long bytes;
+    weft_future idle;      /* --once: the last connection has ended */
+};
+
+struct conn {
+    struct server *srv;
+    int fd;
+};
+
+/* Echoes until EOF (or an error, or cancellation), then closes. */
+static int echo(void *arg, void **result)
+{
+    struct conn c = *(struct conn *)arg;
+    char buf[16384];
+    ssize_t n;
+    (void)result;
+    free(arg);
+    while ((n = weft_read(c.fd, buf, sizeof buf)) > 0) {
+        if ((n = weft_write_all(c.fd, buf, (size_t)n)) < 0)
+            break;
+        c.srv->bytes += (unsigned long long)n;
+    }
+    weft_io_close(c.fd);
+    if (--c.srv->active == 0 && c.srv->once && c.srv->accepted == c.srv->once)
+        weft_future_set_result(&c.srv->idle, NULL);
+    /* A peer that resets the connection is its own business. */
+    return n < 0 && n != -ECONNRESET && n != -EPIPE ? (int)n : 0;
+}
+
+/* Accepts connections, a detached echo task each, until --once is reached. */
+static int acceptor(void *arg, void **result)
+{
+    struct server *s = arg;
+    (void)result;
+    while (!s->once || s->accepted < s->once) {
+        int fd = weft_accept(s->lfd, NULL, NULL);
+        if (fd < 0) {
+            if (fd == -ECONNABORTED || fd == -EMFILE || fd == -ENFILE)
+                continue; /* a connection lost, or too many: keep serving */
+            return fd;
+        }
+        struct conn *c = malloc(sizeof *c);
+        int rc = c ? weft_spawn(NULL, echo, c, NULL) : -ENOMEM;
+        if (rc < 0) {
+            free(c);
+            weft_io_close(fd);
+            continue;
+        }
+        *c = (struct conn){s, fd};
+        s->accepted++;
+        s->active++;
+    }
+    /* --once: wait for the connections still being served. */
+    return s->active ? weft_future_await(&s->idle, NULL) : 0;
+}
+
+/* Waits for SIGINT or SIGTERM on the signalfd. */
+static int signals(void *arg, void **result)
+{
+    struct server *s = arg;
+    struct signalfd_siginfo si;
+    (void)result;
+    ssize_t n = weft_read(s->sfd, &si, sizeof si);
+    if (n == (ssize_t)sizeof si)
+        printf("echo_server: %s\n", strsignal((int)si.ssi_signo));
+    return n < 0 ? (int)n : 0;
+}
+
+static int async_main(void *arg, void **result)
+{
+    struct server *s = arg;
+    struct sockaddr_in addr;
+    socklen_t alen = sizeof addr;
+    weft_task *tasks[2];
+    weft_task *done[2];
+    size_t ndone = 0;
+    int rc;
+    (void)result;
+
+    s->lfd = weft_tcp_listen(s->host, s->port, 1024);
+    if (s->lfd < 0)
+        return s->lfd;
+    if (getsockname(s->lfd, (struct sockaddr *)&addr, &alen) == 0 && addr.sin_family == AF_INET)
+        s->port = ntohs(addr.sin_port);
+    printf("listening on %s:%d\n", s->host, s->port);
+    fflush(stdout);
+
+    if ((rc = weft_spawn(&tasks[0], acceptor, s, NULL)) < 0)
+        goto out;
+    if ((rc = weft_spawn(&tasks[1], signals, s, NULL)) < 0) {
+        weft_task_cancel(tasks[0]);
+        weft_task_join(tasks[0], NULL);
+        weft_task_release(tasks[0]);
+        goto out;
+    }
+    /* Whichever ends first stops the server; the other is cancelled. */
+    rc = weft_wait(tasks, 2, WEFT_FOREVER, WEFT_FIRST_COMPLETED, done, &ndone, NULL, NULL);
+    for (int i = 0; i < 2; i++) {
+        weft_task_cancel(tasks[i]);
+        int trc = weft_task_join(tasks[i], NULL);
+        if (rc == 0 && trc < 0 && trc != -ECANCELED)
+            rc = trc;
+        weft_task_release(tasks[i]);
+    }
+    printf("echo_server: served %ld connections, %llu bytes\n", s->accepted, s->bytes);
+out:
+    weft_io_close(s->lfd);
+    return rc;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: echo_server [PORT] [--host ADDR] [--once N]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    struct server s = {.host = "127.0.0.1", .port = 7777, .lfd = -1, .sfd = -1};
+    char *end;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--once") && i + 1 < argc) {
+            s.once = strtol(argv[++i], &end, 10);
+            if (*end || s.once <= 0)
+                return usage();
+        } else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
+            s.host = argv[++i];
+        } else {
+            long port = strtol(argv[i], &end, 10);
+            if (*end || port < 0 || port > 65535)
+                return usage();
+            s.port = (int)port;
+        }
+    }
+
+    /* SIGINT and SIGTERM arrive on a descriptor: blocked in every thread
+       (the worker pool's threads inherit the mask), read by a task. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+        (s.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+        perror("echo_server: signalfd");
+        return 1;
+    }
+    /* A client that goes away mid-write is an error return, not a signal. */
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = weft_run(async_main, &s, NULL);
+    weft_io_close(s.sfd);
+    if (rc < 0)
+        fprintf(stderr, "echo_server: %s\n", weft_strerror(rc));
+    return rc < 0;
+}

@@ -1,0 +1,44 @@
+#!/bin/sh
+# echo_test.sh SERVER CLIENT [EMULATOR] - the echo example's test: starts
+# SERVER on a port the kernel picks with --once 1, reads the port from its
+# "listening on" line, runs CLIENT against it with 1000 messages, and checks
+# that both exit 0 and the server served exactly that one connection.
+# EMULATOR is a CMake list (words separated by ';'), put in front of both.
+set -eu
+server=$1 client=$2 emulator=${3:-}
+set -f
+IFS=';'
+# shellcheck disable=SC2086 # split on purpose
+set -- $emulator
+unset IFS
+set +f
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+"$@" "$server" 0 --once 1 >"$out" &
+pid=$!
+port=
+for _ in $(seq 100); do
+    port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$out")
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$port" ]; then
+    echo "echo_test: the server did not start" >&2
+    kill "$pid" 2>/dev/null || true
+    exit 1
+fi
+
+status=0
+"$@" "$client" 127.0.0.1 "$port" 1000 || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "echo_test: the client failed ($status)" >&2
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" || true
+    exit 1
+fi
+wait "$pid" || { echo "echo_test: the server failed" >&2; exit 1; }
+cat "$out"
+grep -q '^echo_server: served 1 connections, 11893 bytes$' "$out" ||
+    { echo "echo_test: unexpected server summary" >&2; exit 1; }

@@ -1,0 +1,65 @@
+/*
+ * io_internal.h - the loop's I/O state, shared by io.c (descriptors),
+ * thread_pool.c (the worker pool), remote.c (other threads) and sched.c
+ * (which polls when it would otherwise idle or between ticks).
+ *
+ * Created on first use, so a loop that does no I/O costs no descriptor.
+ */
+#ifndef WEFT_IO_INTERNAL_H
+#define WEFT_IO_INTERNAL_H
+
+#include "weft/io.h"
+#include "weft/sync.h"
+#include "loop.h"
+#include "poller.h"
+
+/* What the loop knows of one descriptor. */
+struct weft__fd {
+    weft_waitq_ readers;        /* tasks waiting to read */
+    weft_waitq_ writers;        /* tasks waiting to write */
+    int ready;                  /* WEFT_IO_* seen since the last EAGAIN */
+};
+
+struct weft__pool;
+
+struct weft__io {
+    struct weft__poll poll;     /* the epoll instance */
+    struct weft__fd **fds;      /* by descriptor; NULL when unknown */
+    size_t nfds;                /* length of fds */
+    struct weft_loop *remote;   /* the handle other threads use, or NULL */
+    int wake_fd;                /* eventfd other threads write to, or -1 */
+    struct weft__pool *pool;    /* the worker pool, or NULL */
+};
+
+/* The loop's I/O state, created on first use; NULL when it cannot be. */
+struct weft__io *weft__io_get(struct weft__loop *L);
+
+/* True when something outside the tasks may still make one runnable:
+   tasks waiting on descriptors, pool jobs, other threads holding the loop. */
+int weft__io_pending(const struct weft__loop *L);
+
+/* Polls for `timeout_ns` (0: look; < 0: without limit) and wakes the tasks
+   whose descriptors are ready. Returns how many events came in. */
+int weft__io_poll(struct weft__loop *L, int64_t timeout_ns);
+
+/* At the end of weft_run(): waits for pool jobs, shuts the way in from
+   other threads, frees the descriptors' records and the poller. */
+void weft__io_free(struct weft__loop *L);
+
+/* remote.c: runs what other threads posted (on the loop's thread). */
+void weft__remote_drain(struct weft__loop *L);
+/* remote.c: the loop has ended; later posts fail with -ESHUTDOWN. */
+void weft__remote_close(struct weft__loop *L);
+/* remote.c: posts fn(arg) to the loop from any thread. 0 or -ESHUTDOWN /
+   -ENOMEM. */
+int weft__remote_post(struct weft_loop *loop, void (*fn)(void *arg), void *arg);
+/* remote.c: the handle of L, created on first use (NULL on failure). */
+struct weft_loop *weft__remote_of(struct weft__loop *L);
+/* remote.c: 1 while threads other than the loop hold references, or posts
+   wait to be taken. */
+int weft__remote_held(const struct weft__loop *L);
+
+/* thread_pool.c: stops and joins the workers after their jobs. */
+void weft__pool_free(struct weft__loop *L);
+
+#endif /* WEFT_IO_INTERNAL_H */
