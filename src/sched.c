@@ -71,13 +71,17 @@ void weft__enqueue(struct weft__loop *L, struct weft_task *t)
     L->runq_len++;
 }
 
-static struct weft_task *dequeue(struct weft__loop *L)
+/* Takes the head of the run queue, which the tick's batch still covers:
+   batch <= runq_len, so the queue is not empty. */
+static inline struct weft_task *take_batched(struct weft__loop *L)
 {
-    struct weft__list *n = weft__list_pop_front(&L->runq);
-    if (!n)
-        return NULL;
+    struct weft_task *t = weft__container_of(L->runq.next, struct weft_task, link);
+    weft__list_remove(&t->link);
     L->runq_len--;
-    return weft__container_of(n, struct weft_task, link);
+    L->batch--;
+    t->state = WEFT__TASK_RUNNING;
+    L->current = t;
+    return t;
 }
 
 /* True when the loop has work of its own: callbacks, descriptors or other
@@ -104,13 +108,7 @@ static int loop_work_due(struct weft__loop *L)
 static inline int dispatch(struct weft__loop *L, struct weft_task *self,
                            struct weft_coro *me)
 {
-    struct weft_task *next =        /* batch <= runq_len: never empty */
-        weft__container_of(L->runq.next, struct weft_task, link);
-    weft__list_remove(&next->link);
-    L->runq_len--;
-    L->batch--;
-    next->state = WEFT__TASK_RUNNING;
-    L->current = next;
+    struct weft_task *next = take_batched(L);
     if (next == self)               /* alone in the queue: keep running */
         return self->wake_code;
     return weft__coro_jump(me, next->top, next->wake_code);
@@ -315,10 +313,7 @@ static void run_tasks(struct weft__loop *L)
 {
     L->batch = L->runq_len;
     while (L->batch) {
-        struct weft_task *t = dequeue(L);
-        L->batch--;
-        t->state = WEFT__TASK_RUNNING;
-        L->current = t;
+        struct weft_task *t = take_batched(L);
         /* Returns when a task jumps back to the loop (0), or when one ends
            and its coroutine returns here with its record in L->ended,
            maybe after many jumps from task to task. */
