@@ -101,6 +101,8 @@ static void test_chan_create_and_arguments(void **state)
     assert_code(weft_chan_create(&ch, 0, 1), -EINVAL);
     assert_code(weft_chan_create(&ch, 65537, 1), -EINVAL);
     assert_code(weft_chan_create(&ch, SIZE_MAX, 0), -EINVAL);
+    /* A ring whose byte size would overflow is refused, not truncated. */
+    assert_code(weft_chan_create(&ch, 65536, SIZE_MAX / 65536 + 1), -EINVAL);
     assert_code(weft_chan_create(NULL, 4, 1), -EINVAL);
     assert_code(weft_chan_create(&big, 65536, 2), 0);
     assert_non_null(big);
@@ -744,6 +746,8 @@ static int main_select_ready(void *arg, void **result)
     c[0] = (weft_select_case){.ch = a, .op = WEFT_SELECT_RECV, .elem = NULL};
     EXPECT_CODE(weft_select(c, 1, WEFT_SELECT_NOWAIT), -EINVAL);
     EXPECT_CODE(weft_select(NULL, 2, 0), -EINVAL);
+    c[0] = (weft_select_case){.ch = a, .op = WEFT_SELECT_RECV, .elem = &v};
+    EXPECT_CODE(weft_select(c, 1, WEFT_SELECT_NOWAIT << 1), -EINVAL); /* unknown flag */
     EXPECT_CODE(weft_now(), 0);
     EXPECT_CODE(weft_chan_destroy(a), 0);
     EXPECT_CODE(weft_chan_destroy(b), 0);

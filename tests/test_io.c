@@ -1173,6 +1173,11 @@ static int main_bad_args(void *arg, void **result)
     EXPECT_CODE(weft_read(d, buf, sizeof buf), -EBADF);
     /* accept on a socket that does not listen. */
     EXPECT_CODE(weft_accept(sv_[0], NULL, NULL), -EINVAL);
+    /* Ports outside 0..65535 (0 only for listening). */
+    EXPECT_CODE(weft_tcp_listen("127.0.0.1", -1, 16), -EINVAL);
+    EXPECT_CODE(weft_tcp_listen("127.0.0.1", 65536, 16), -EINVAL);
+    EXPECT_CODE(weft_tcp_connect("127.0.0.1", 0), -EINVAL);
+    EXPECT_CODE(weft_tcp_connect("127.0.0.1", 65536), -EINVAL);
     EXPECT_NOW(0);
     EXPECT_CODE(weft_io_close(sv_[0]), 0);
     EXPECT_CODE(weft_io_close(sv_[1]), 0);
