@@ -1,7 +1,8 @@
 /*
- * io_internal.h - the loop's I/O state, shared by io.c (descriptors),
- * thread_pool.c (the worker pool), remote.c (other threads) and sched.c
- * (which polls when it would otherwise idle or between ticks).
+ * io_internal.h - the loop's I/O state, shared by io_fd.c (descriptors),
+ * io.c (socket calls), thread_pool.c (the worker pool), remote.c (other
+ * threads) and the loop (which polls when it would otherwise idle, and
+ * between ticks).
  *
  * Created on first use, so a loop that does no I/O costs no descriptor.
  */
@@ -33,6 +34,20 @@ struct weft__io {
 
 /* The loop's I/O state, created on first use; NULL when it cannot be. */
 struct weft__io *weft__io_get(struct weft__loop *L);
+
+/* Makes `fd` non-blocking (once: a descriptor that is stays so). 0 or a
+   negative errno. */
+int weft__set_nonblock(int fd);
+
+/* The record of `fd`, made known to the loop (non-blocking, in the poller)
+   on first use; NULL with *rc set (-EBADF, -ENOMEM, ...). */
+struct weft__fd *weft__fd_state(struct weft__loop *L, int fd, int *rc);
+
+/* Parks the running task `self` until the descriptor of `st` may be ready
+   for `events` (an edge came in), or the park ends otherwise. Returns the
+   park's code. May suspend. */
+int weft__fd_wait(struct weft__loop *L, struct weft_task *self, struct weft__fd *st,
+                  int events);
 
 /* True when something outside the tasks may still make one runnable:
    tasks waiting on descriptors, pool jobs, other threads holding the loop. */

@@ -1,6 +1,6 @@
 /*
  * loop.h - the loop, task and scope records, and the park/wake primitive
- * every suspending call of weft is built on. Shared by sched.c, task.c,
+ * every suspending call of weft is built on. Shared by sched.c, loop.c, task.c,
  * callback.c, future.c, scope.c, combine.c and group.c.
  *
  * Parking. A task that must wait puts a wait node (struct weft__waiter, on
@@ -192,6 +192,9 @@ int weft__scope_status(const struct weft_task *t, int64_t now, int64_t *deadline
 
 /* Wakes `t` if it is parked and a cancellation now applies to it. */
 void weft__recheck(struct weft_task *t);
+
+/* Runs the tick's batch of tasks from the loop's stack (sched.c). */
+void weft__run_tasks(struct weft__loop *L);
 
 /* Schedules h's callback for the next tick (call_soon). */
 void weft__ready(struct weft__loop *L, struct weft__handle *h);

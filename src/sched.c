@@ -1,10 +1,11 @@
 /*
- * sched.c - the per-thread loop: run queue, ticks, parking, the clock.
+ * sched.c - running tasks: the run queue, the tick's batch of tasks,
+ * parking and waking, yield and sleep, alarms and the clock. The loop
+ * around it (ticks, idling, the end) is loop.c.
  *
- * A tick runs the callbacks that were due when it began, then the tasks that
- * were runnable when it began (`batch`), then fires the alarms whose time
- * has come; what those make runnable waits for the next tick, so a task that
- * yields in a loop cannot starve timers or callbacks.
+ * A tick runs the tasks that were runnable when it began (`batch`); what
+ * they make runnable waits for the next tick, so a task that yields in a
+ * loop cannot starve timers or callbacks.
  *
  * Tasks switch straight to one another: a task that parks or yields pops
  * the next runnable task and jumps to it (weft__coro_jump), one switch
@@ -24,9 +25,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "coro_internal.h"
@@ -284,32 +282,7 @@ int weft_sleep(int64_t ns)
     return weft__park(self, weft__after(weft__now(self->loop), ns));
 }
 
-/* Runs the callbacks that are due now, the ones queued after them wait. */
-static void run_callbacks(struct weft__loop *L)
-{
-    struct weft__list batch;
-    weft__list_init(&batch);
-    if (weft__list_empty(&L->ready))
-        return;
-    /* Move the ready list aside: callbacks it schedules run next tick. */
-    batch.next = L->ready.next;
-    batch.prev = L->ready.prev;
-    batch.next->prev = batch.prev->next = &batch;
-    weft__list_init(&L->ready);
-    struct weft__list *n;
-    while ((n = weft__list_pop_front(&batch))) {
-        struct weft__handle *h = weft__container_of(n, struct weft__handle, link);
-        h->state = WEFT__HANDLE_IDLE;
-        weft_callback_fn fn = h->fn;
-        void *arg = h->arg;
-        if (h->owned)
-            free(h);
-        fn(arg);
-    }
-}
-
-/* Runs the tick's batch of tasks from the loop's stack. */
-static void run_tasks(struct weft__loop *L)
+void weft__run_tasks(struct weft__loop *L)
 {
     L->batch = L->runq_len;
     while (L->batch) {
@@ -321,155 +294,4 @@ static void run_tasks(struct weft__loop *L)
             weft__task_finish(L, L->ended);
         L->current = NULL;
     }
-}
-
-/* Fires the alarms due by `now`, in deadline order. */
-static void fire_alarms(struct weft__loop *L, int64_t now)
-{
-    struct weft__timer *t;
-    while ((t = weft__timer_heap_min(&L->timers)) && t->deadline <= now) {
-        struct weft__alarm *a = weft__container_of(t, struct weft__alarm, timer);
-        weft__timer_heap_pop(&L->timers);
-        a->fire(a);
-    }
-}
-
-/* Real time the virtual clock waits for descriptors before it jumps. */
-#define AUTOJUMP_GRACE WEFT_MSEC(10)
-
-/*
- * Nothing is runnable: waits until the next alarm is due, polling
- * descriptors meanwhile if tasks wait on some. On the virtual clock time
- * jumps to the alarm once no descriptor has become ready within a short
- * real grace period (trio's autojump threshold): I/O already under way in
- * the kernel lands before virtual time moves on. Worker jobs run in real
- * time meanwhile, and may wait for what a task does after the jump.
- */
-static void idle(struct weft__loop *L)
-{
-    struct weft__timer *t = weft__timer_heap_min(&L->timers);
-    int io = weft__io_pending(L);
-    if (L->virtual_clock) {
-        if (io && weft__io_poll(L, L->io_waiting ? AUTOJUMP_GRACE : 0) > 0)
-            return;             /* something became runnable: no jump */
-        if (t->deadline > L->vnow)
-            L->vnow = t->deadline;
-        return;
-    }
-    if (io) {
-        int64_t wait = t->deadline - weft__now(L);
-        weft__io_poll(L, wait > 0 ? wait : 0);
-        return;
-    }
-    struct timespec ts = {.tv_sec = t->deadline / 1000000000,
-                          .tv_nsec = t->deadline % 1000000000};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
-}
-
-/*
- * Reports the tasks that wait forever and cancels them. If they wait again
- * (in shielded scopes), the loop is doomed: every wait fails at once, so
- * every task runs to its end.
- */
-static void deadlock(struct weft__loop *L, int again)
-{
-    char line[512];
-    int len = snprintf(line, sizeof line, "weft: deadlock: %zu task%s forever:",
-                       L->ntasks, L->ntasks == 1 ? " waits" : "s wait");
-    struct weft__list *n;
-    L->doomed = again;
-    for (n = L->tasks.next; n != &L->tasks; n = n->next) {
-        struct weft_task *t = weft__container_of(n, struct weft_task, all_link);
-        if (!again && len < (int)sizeof line)
-            len += snprintf(line + len, sizeof line - (size_t)len, " '%s'",
-                            weft_task_name(t));
-        t->cancel_requested = 1;
-        weft__recheck(t);
-    }
-    if (!again)
-        fprintf(stderr, "%s\n", line);
-}
-
-/*
- * Runs ticks until no task is alive and no callback is ready. Returns 0, or
- * -EDEADLK when tasks were left waiting forever (they have been cancelled
- * and have ended).
- */
-static int run_until_empty(struct weft__loop *L, struct weft_task *main_task)
-{
-    int rc = 0, deadlocks = 0;
-    /* Done callbacks of the last tasks still run, and may spawn more. */
-    while (L->ntasks || !weft__list_empty(&L->ready)) {
-        run_callbacks(L);
-        run_tasks(L);
-        if (main_task->state == WEFT__TASK_ENDED) {
-            /* asyncio.run(): main is done, cancel what is left. */
-            struct weft__list *n;
-            for (n = L->tasks.next; n != &L->tasks; n = n->next) {
-                struct weft_task *t = weft__container_of(n, struct weft_task, all_link);
-                if (!t->cancel_requested)
-                    weft_task_cancel(t);
-            }
-        }
-        if (!L->ntasks)
-            continue;           /* only callbacks left: no time passes */
-        if (L->runq_len || !weft__list_empty(&L->ready)) {
-            if (weft__timer_heap_min(&L->timers))   /* no clock read if not */
-                fire_alarms(L, weft__now(L));
-            if (weft__io_pending(L))
-                weft__io_poll(L, 0);
-        } else if (weft__timer_heap_min(&L->timers)) {
-            idle(L);
-            fire_alarms(L, weft__now(L));
-        } else if (weft__io_pending(L)) {
-            weft__io_poll(L, -1);   /* only descriptors or threads can help */
-        } else {
-            rc = -EDEADLK;
-            deadlock(L, deadlocks++ > 0);
-        }
-    }
-    return rc;
-}
-
-int weft_run_opts(weft_task_fn main, void *arg, void **result,
-                  const weft_loop_opts *opts)
-{
-    if (!main)
-        return -EINVAL;
-    if (weft__loop || weft_coro_current())
-        return -EBUSY;
-    struct weft__loop L;
-    memset(&L, 0, sizeof L);
-    weft__list_init(&L.runq);
-    weft__list_init(&L.ready);
-    weft__list_init(&L.tasks);
-    weft__list_init(&L.zombies);
-    L.virtual_clock = opts && opts->virtual_clock;
-    L.workers = opts && opts->workers > 0 ? opts->workers : 4;
-    L.stack_size = opts && opts->stack_size ? opts->stack_size : WEFT_STACK_DEFAULT;
-    if (L.stack_size < WEFT_STACK_MIN || L.stack_size > WEFT_STACK_MAX)
-        return -EINVAL;
-    L.base = weft__coro_self();
-    weft__loop = &L;
-
-    struct weft_task *m;
-    int rc = weft__spawn(&L, &m, main, arg, &(weft_task_opts){.name = "main"});
-    if (rc == 0) {
-        int stuck = run_until_empty(&L, m);
-        rc = stuck ? stuck : m->code;
-        if (result)
-            *result = m->result;
-    }
-    weft__io_free(&L);          /* after the pool's last jobs */
-    weft__callbacks_drop(&L);
-    weft__task_free_all(&L);
-    weft__timer_heap_free(&L.timers);
-    weft__loop = NULL;
-    return rc;
-}
-
-int weft_run(weft_task_fn main, void *arg, void **result)
-{
-    return weft_run_opts(main, arg, result, NULL);
 }
