@@ -191,6 +191,14 @@ int weft_wait_for(weft_task *t, int64_t timeout, void **result)
         return rc;
     if (t == self)
         return -EDEADLK;
+    if (t->state == WEFT__TASK_ENDED)
+        return weft_task_result(t, result);
+    if (timeout == 0) {         /* asyncio: no wait at all, so a task that */
+        weft_task_cancel(t);    /* has not started never runs */
+        wait_out(self, t);
+        rc = weft__scope_status(self, weft__now(self->loop), NULL);
+        return rc ? rc : -ETIMEDOUT;
+    }
     int64_t wake_at = weft__after(weft__now(self->loop), timeout);
     struct watch wt = {.self = self, .mode = WEFT_ALL_COMPLETED};
     rc = watch_wait(&wt, &t, 1, wake_at);

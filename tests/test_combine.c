@@ -557,6 +557,52 @@ static void test_combine_wait_for_expires(void **state)
     assert_log("a:ECANCELED@30 a-timeout@30 b:ECANCELED@40 b-cleaned@45 b-timeout@45");
 }
 
+/* A body that records that it ran at all. */
+static int task_ran(void *arg, void **result)
+{
+    (void)result;
+    say("%s-ran@%s", (const char *)arg, at());
+    return weft_sleep(MS(10));
+}
+
+static int main_wait_for_zero(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_task *fresh, *started;
+    EXPECT_CODE(weft_spawn(&fresh, task_ran, "fresh", NULL), 0);
+    /* Not started: cancelled without running, at once (asyncio's
+       wait_for(coro, 0) never starts the coroutine). */
+    EXPECT_CODE(weft_wait_for(fresh, 0, NULL), -ETIMEDOUT);
+    EXPECT_CODE(weft_task_status(fresh), WEFT_TASK_CANCELLED);
+    EXPECT_NOW(0);
+    /* Started and waiting: cancelled at once too, and waited for. */
+    EXPECT_CODE(weft_spawn(&started, task_ran, "started", NULL), 0);
+    EXPECT_CODE(weft_yield(), 0);
+    EXPECT_CODE(weft_wait_for(started, 0, NULL), -ETIMEDOUT);
+    EXPECT_CODE(weft_task_status(started), WEFT_TASK_CANCELLED);
+    EXPECT_NOW(0);
+    /* A cancelled waiter: -ECANCELED, and the task is cancelled all the same. */
+    weft_task *third;
+    EXPECT_CODE(weft_spawn(&third, task_ran, "third", NULL), 0);
+    EXPECT_CODE(weft_task_cancel(weft_task_current()), 0);
+    EXPECT_CODE(weft_wait_for(third, 0, NULL), -ECANCELED);
+    EXPECT_CODE(weft_task_status(third), WEFT_TASK_CANCELLED);
+    say("end@%s", at());
+    EXPECT_CODE(weft_task_release(fresh), 0);
+    EXPECT_CODE(weft_task_release(started), 0);
+    EXPECT_CODE(weft_task_release(third), 0);
+    return 0;
+}
+
+static void test_combine_wait_for_zero(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_wait_for_zero, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("started-ran@0 end@0");
+}
+
 static int main_wait_for_args(void *arg, void **result)
 {
     static struct job job_a = {"a", 1, 0, 0, 0};
@@ -798,6 +844,7 @@ int main(void)
         TEST(test_combine_wait_cancelled),
         TEST(test_combine_wait_for_in_time),
         TEST(test_combine_wait_for_expires),
+        TEST(test_combine_wait_for_zero),
         TEST(test_combine_wait_for_bad_arguments),
         TEST(test_combine_wait_for_cancelled),
         TEST(test_combine_as_completed_order),

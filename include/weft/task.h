@@ -211,9 +211,12 @@ int weft_wait(weft_task *const *tasks, size_t n, int64_t timeout, int return_whe
 /*
  * Waits for `t` at most `timeout` nanoseconds. In time, returns its outcome
  * as weft_task_result() does. Otherwise cancels it, waits until it has
- * ended, and returns -ETIMEDOUT. If the waiter is cancelled, `t` is
- * cancelled too and -ECANCELED returned. -EINVAL (NULL, negative timeout);
- * -EPERM outside a task. May suspend.
+ * ended, and returns -ETIMEDOUT. A timeout of 0 does not wait at all
+ * (asyncio's wait_for(t, 0)): the outcome of a task that has ended, else it
+ * is cancelled at once - one that has not started never runs - and waited
+ * for. If the waiter is cancelled, `t` is cancelled too and -ECANCELED
+ * returned. -EINVAL (NULL, negative timeout); -EPERM outside a task.
+ * May suspend.
  */
 int weft_wait_for(weft_task *t, int64_t timeout, void **result);
 
