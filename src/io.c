@@ -9,10 +9,14 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io_internal.h"
@@ -65,10 +69,64 @@ static ssize_t op_read(int fd, void *ctx)
     return r < 0 ? -errno : r;
 }
 
+/*
+ * write(2) to what is not a socket, with SIGPIPE blocked on this thread for
+ * the call: a pipe whose reader has gone gives EPIPE and queues SIGPIPE for
+ * the thread, which is taken back before the mask is restored. A caller
+ * that blocked SIGPIPE itself keeps the kernel's behaviour (it stays
+ * pending). Two rt_sigprocmask calls per write: sockets never come here.
+ */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
+{
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    ssize_t r = write(fd, buf, n);
+    int err = errno;
+    if (r < 0 && err == EPIPE && !sigismember(&old, SIGPIPE))
+        while (sigtimedwait(&pipe_only, NULL, &(struct timespec){0}) < 0 && errno == EINTR)
+            ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r < 0 ? -err : r;
+}
+
+/* Where the loop keeps whether `fd` is a socket, or NULL when it has no
+   record of it (outside a loop, or before first use). */
+static int *sock_kind(int fd)
+{
+    struct weft__loop *L = weft__loop;
+    struct weft__io *io = L ? L->io : NULL;
+    return io && (size_t)fd < io->nfds && io->fds[fd] ? &io->fds[fd]->sock : NULL;
+}
+
+/*
+ * write(2) that never raises SIGPIPE: send(MSG_NOSIGNAL) on a socket (no
+ * cost over write), write_nosigpipe() on a pipe or FIFO, plain write(2) on
+ * the rest (files, terminals: no SIGPIPE there). What `fd` is, is learnt
+ * from the first send's ENOTSOCK (and one fstat) and kept in its record; a
+ * stale guess after the number was reused corrects itself or errs on the
+ * safe side. Without a record every non-socket counts as a pipe.
+ */
 static ssize_t op_write(int fd, void *ctx)
 {
     struct xfer *x = ctx;
-    ssize_t r = write(fd, x->buf, x->n);
+    int *kind = sock_kind(fd);
+    ssize_t r;
+    if (!kind || *kind >= 0) {
+        r = send(fd, x->buf, x->n, MSG_NOSIGNAL);
+        if (r >= 0 || errno != ENOTSOCK) {
+            if (kind)
+                *kind = 1;
+            return r < 0 ? -errno : r;
+        }
+        struct stat sb;
+        if (kind)
+            *kind = fstat(fd, &sb) == 0 && !S_ISFIFO(sb.st_mode) ? -2 : -1;
+    }
+    if (!kind || *kind == -1)
+        return write_nosigpipe(fd, x->buf, x->n);
+    r = write(fd, x->buf, x->n);
     return r < 0 ? -errno : r;
 }
 

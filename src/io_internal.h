@@ -19,6 +19,9 @@ struct weft__fd {
     weft_waitq_ readers;        /* tasks waiting to read */
     weft_waitq_ writers;        /* tasks waiting to write */
     int ready;                  /* WEFT_IO_* seen since the last EAGAIN */
+    int sock;                   /* 1 a socket, -1 a pipe or FIFO, -2 neither,
+                                   0 not known yet: how weft_write() keeps
+                                   SIGPIPE away (io.c) */
 };
 
 struct weft__pool;

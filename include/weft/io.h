@@ -61,7 +61,11 @@ int weft_io_close(int fd);
  * weft_io_close() while waiting; -ECANCELED / -ETIMEDOUT with nothing
  * transferred). Outside a task they never wait: they return -EAGAIN when
  * the call cannot proceed now (outside a loop too: the descriptor is made
- * non-blocking, as inside one). May suspend.
+ * non-blocking, as inside one). None of them raises SIGPIPE: a write to a
+ * socket whose peer has gone, or to a pipe whose reader has closed, returns
+ * -EPIPE (sockets are written with send(MSG_NOSIGNAL); a pipe's write runs
+ * with SIGPIPE blocked on the thread, and the SIGPIPE it queued is taken
+ * back, unless the caller had blocked SIGPIPE itself). May suspend.
  */
 ssize_t weft_read(int fd, void *buf, size_t n);
 ssize_t weft_write(int fd, const void *buf, size_t n);
