@@ -63,6 +63,8 @@ static int async_main(void *arg, void **result)
             printf("%s: %zu done, %zu pending, at %.1f s\n", modes[i].name, nd, np,
                    (double)(weft_now() - start) / 1e9);
     for (int i = 0; i < 3; i++) {
+        if (more[i])            /* the failure FIRST_EXCEPTION saw, read: */
+            weft_task_result(more[i], NULL);   /* task.exception() */
         weft_task_release(tasks[i]);
         weft_task_release(more[i]);
     }

@@ -43,6 +43,7 @@ static void member_ended(struct weft__waiter *w)
     struct weft_task *t = weft__container_of(w, struct weft_task, group_node);
     struct weft__group *g = t->group;
     g->running--;
+    t->retrieved = 1;           /* the group answers for its members' errors */
     if (t->code && t->code != -ECANCELED && !g->first_error) {
         g->first_error = t->code;
         cancel_members(g);

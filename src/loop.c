@@ -167,6 +167,8 @@ int weft_run_opts(weft_task_fn main, void *arg, void **result,
     weft__list_init(&L.zombies);
     L.virtual_clock = opts && opts->virtual_clock;
     L.workers = opts && opts->workers > 0 ? opts->workers : 4;
+    L.error_handler = opts ? opts->error_handler : NULL;
+    L.error_arg = opts ? opts->error_arg : NULL;
     L.stack_size = opts && opts->stack_size ? opts->stack_size : WEFT_STACK_DEFAULT;
     if (L.stack_size < WEFT_STACK_MIN || L.stack_size > WEFT_STACK_MAX)
         return -EINVAL;

@@ -101,6 +101,9 @@ struct weft_task {
     void *result;               /* what it stored in *result */
     int code;                   /* what it returned */
     int joined;                 /* weft_task_join() has been called */
+    int retrieved;              /* its outcome was read (join, result,
+                                   gather, its group): no unhandled-error
+                                   report when it goes */
     int refs;                   /* caller's reference + the loop's while alive */
     struct weft__list waiters;  /* struct weft__waiter: woken when it ends */
     struct weft__list done_cbs; /* struct weft__done_cb, run when it ends */
@@ -136,6 +139,8 @@ struct weft__loop {
     uint64_t next_id;           /* for task ids */
     uint64_t ends;              /* tasks ended so far, for end_seq */
     struct weft_task *free_tasks; /* recycled task records (via link.next) */
+    weft_error_handler_fn error_handler; /* unread failures; NULL prints */
+    void *error_arg;            /* its argument */
 };
 
 /* The loop running on this thread, or NULL. */
@@ -202,6 +207,9 @@ void weft__ready(struct weft__loop *L, struct weft__handle *h);
 /* Task life (task.c): ends `t` after its function returned, on the loop's
    stack; and frees every record when the loop ends. */
 void weft__task_finish(struct weft__loop *L, struct weft_task *t);
+/* Reports `t` to the loop's error handler if it failed and nobody read its
+   outcome; called as its last reference goes (task.c). */
+void weft__task_report_unread(struct weft__loop *L, struct weft_task *t);
 void weft__task_free_all(struct weft__loop *L);
 
 /* Drops the callbacks still scheduled when the loop ends (callback.c). */

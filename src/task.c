@@ -14,11 +14,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coro_internal.h"
 #include "loop.h"
+#include "weft/error.h"
 
 /* A done callback waiting for its task to end, then for its turn to run. */
 struct weft__done_cb {
@@ -45,11 +47,35 @@ static void *task_main(void *arg, void *in)
     return t;                   /* to the loop, which ends it */
 }
 
+/* The errno name of a negative code ("EIO"), or "error N". */
+static const char *unread_name(int code)
+{
+    static __thread char other[24];
+    const char *s = strerrorname_np(-code);
+    if (s)
+        return s;
+    snprintf(other, sizeof other, "error %d", code);
+    return other;
+}
+
+void weft__task_report_unread(struct weft__loop *L, struct weft_task *t)
+{
+    if (t->state != WEFT__TASK_ENDED || t->retrieved || t->code >= 0 || t->code == -ECANCELED)
+        return;
+    t->retrieved = 1;           /* once */
+    if (L->error_handler)
+        L->error_handler(t, t->code, L->error_arg);
+    else
+        fprintf(stderr, "weft: task '%s' failed with %s (%s), and nobody read it\n",
+                weft_task_name(t), unread_name(t->code), weft_strerror(t->code));
+}
+
 static void task_unref(struct weft_task *t)
 {
     if (--t->refs)
         return;
     struct weft__loop *L = t->loop;
+    weft__task_report_unread(L, t);
     weft__list_remove(&t->all_link);        /* from the zombies */
     t->link.next = (struct weft__list *)L->free_tasks;
     L->free_tasks = t;
@@ -88,7 +114,7 @@ int weft__spawn(struct weft__loop *L, struct weft_task **out, weft_task_fn fn,
     t->loop = L;
     t->wake_code = 0;
     t->scope = NULL;
-    t->cancel_requested = t->started = t->joined = 0;
+    t->cancel_requested = t->started = t->joined = t->retrieved = 0;
     t->alarm.timer.slot = 0;
     t->wake_at = WEFT_FOREVER;
     t->fn = fn;
@@ -147,8 +173,11 @@ void weft__task_finish(struct weft__loop *L, struct weft_task *t)
 void weft__task_free_all(struct weft__loop *L)
 {
     struct weft__list *n;
-    while ((n = weft__list_pop_front(&L->zombies)))
-        free(weft__container_of(n, struct weft_task, all_link));
+    while ((n = weft__list_pop_front(&L->zombies))) {
+        struct weft_task *t = weft__container_of(n, struct weft_task, all_link);
+        weft__task_report_unread(L, t);     /* references dropped unread */
+        free(t);
+    }
     while (L->free_tasks) {
         struct weft_task *t = L->free_tasks;
         L->free_tasks = (struct weft_task *)t->link.next;
@@ -162,6 +191,7 @@ int weft_task_result(const weft_task *t, void **result)
         return -EINVAL;
     if (t->state != WEFT__TASK_ENDED)
         return -EAGAIN;
+    ((struct weft_task *)t)->retrieved = 1;     /* read: nothing to report */
     if (result)
         *result = t->result;
     return t->code;

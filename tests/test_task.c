@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1068,6 +1069,102 @@ static void test_task_future_resolved_by_callback(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Failures nobody read (weft_loop_opts.error_handler)                      */
+/* ------------------------------------------------------------------------ */
+
+static void on_unread(weft_task *t, int code, void *arg)
+{
+    say("unread:%s:%s:%s", (const char *)arg, weft_task_name(t), cn(code));
+}
+
+static int run_unread(weft_task_fn fn)
+{
+    return weft_run_opts(fn, NULL, NULL, &(weft_loop_opts){
+        .virtual_clock = 1, .error_handler = on_unread, .error_arg = "h"});
+}
+
+static int fail_after(void *arg, void **result)
+{
+    (void)result;
+    int rc = weft_sleep(MS(N(arg)));
+    return rc ? rc : -EIO;
+}
+
+static int main_unread(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_task *held, *joined, *read, *cancelled, *kept, *gathered;
+    /* Detached: reported when it ends. */
+    EXPECT_CODE(weft_spawn(NULL, fail_after, P(1), &(weft_task_opts){.name = "detached"}), 0);
+    EXPECT_CODE(weft_spawn(&held, fail_after, P(1), &(weft_task_opts){.name = "held"}), 0);
+    EXPECT_CODE(weft_spawn(&joined, fail_after, P(1), &(weft_task_opts){.name = "joined"}), 0);
+    EXPECT_CODE(weft_spawn(&read, fail_after, P(1), &(weft_task_opts){.name = "read"}), 0);
+    EXPECT_CODE(weft_spawn(&cancelled, fail_after, P(1), &(weft_task_opts){.name = "cancelled"}),
+                0);
+    EXPECT_CODE(weft_spawn(&kept, fail_after, P(1), &(weft_task_opts){.name = "kept"}), 0);
+    EXPECT_CODE(weft_spawn(&gathered, fail_after, P(1), &(weft_task_opts){.name = "gathered"}),
+                0);
+    EXPECT_CODE(weft_task_cancel(cancelled), 0);
+    EXPECT_CODE(weft_task_join(joined, NULL), -EIO);
+    EXPECT_CODE(weft_gather(&gathered, 1, NULL, NULL, 0), -EIO);
+    say("ended@%s", at());
+    EXPECT_CODE(weft_task_result(read, NULL), -EIO);
+    EXPECT_CODE(weft_task_release(read), 0);
+    EXPECT_CODE(weft_task_release(joined), 0);
+    EXPECT_CODE(weft_task_release(cancelled), 0);
+    EXPECT_CODE(weft_task_release(gathered), 0);
+    say("releasing");
+    EXPECT_CODE(weft_task_release(held), 0);    /* reported here */
+    /* A group answers for its members. */
+    weft_group g;
+    EXPECT_CODE(weft_group_enter(&g), 0);
+    EXPECT_CODE(weft_group_spawn(&g, NULL, fail_after, P(1), NULL), 0);
+    EXPECT_CODE(weft_group_exit(&g), -EIO);
+    say("main-ends");
+    (void)kept;                 /* still held when weft_run() returns */
+    return 0;
+}
+
+static void test_task_unread_failures_reported(void **state)
+{
+    (void)state;
+    assert_code(run_unread(main_unread), 0);
+    assert_expectations();
+    assert_log("unread:h:detached:EIO ended@1 releasing unread:h:held:EIO main-ends "
+               "unread:h:kept:EIO");
+}
+
+static int main_unread_default(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    EXPECT_CODE(weft_spawn(NULL, fail_after, P(0), &(weft_task_opts){.name = "lost"}), 0);
+    return weft_sleep(MS(1));   /* it fails meanwhile */
+}
+
+/* Without a handler, one line on stderr names the task and the error. */
+static void test_task_unread_failure_default_line(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/weft-unread-XXXXXX", line[256] = {0};
+    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+    assert_true(fd >= 0 && saved >= 0);
+    unlink(path);
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO);
+    int rc = vrun(main_unread_default, NULL, NULL);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    assert_code(rc, 0);
+    assert_true(pread(fd, line, sizeof line - 1, 0) > 0);
+    close(fd);
+    assert_string_equal(line, "weft: task 'lost' failed with EIO (Input/output error), "
+                              "and nobody read it\n");
+}
+
+/* ------------------------------------------------------------------------ */
 
 #define TEST(f) cmocka_unit_test_setup(f, reset)
 
@@ -1075,6 +1172,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(test_task_spawn_outside_loop),
+        TEST(test_task_unread_failures_reported),
+        TEST(test_task_unread_failure_default_line),
         TEST(test_task_spawn_bad_arguments),
         TEST(test_task_spawn_starts_when_spawner_suspends),
         TEST(test_task_states),

@@ -36,6 +36,17 @@ extern "C" {
 /* Running a loop                                                           */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Told of a task that ended with an error (other than -ECANCELED) which
+ * nobody read - not joined, not weft_task_result(), not gathered, not a
+ * task group's member - when its last reference goes: weft_task_release()
+ * of a task that has ended, the end of a detached task, or weft_run()
+ * dropping the references still held (asyncio's "Task exception was never
+ * retrieved"). Runs on the loop's thread where that happened, and must not
+ * suspend. `t` is valid only during the call.
+ */
+typedef void (*weft_error_handler_fn)(weft_task *t, int code, void *arg);
+
 /* Options for weft_run_opts(); zero-initialise and set what you need. */
 typedef struct weft_loop_opts {
     int virtual_clock;  /* nonzero: the clock starts at 0, stands still
@@ -46,6 +57,10 @@ typedef struct weft_loop_opts {
     size_t stack_size;  /* default stack of the loop's tasks, 0 for
                            WEFT_STACK_DEFAULT */
     int workers;        /* threads of the worker pool (weft/io.h), 0 for 4 */
+    weft_error_handler_fn error_handler; /* unread failures; NULL prints one
+                           line on stderr: "weft: task 'NAME' failed with
+                           ERROR, and nobody read it" */
+    void *error_arg;    /* passed to error_handler */
 } weft_loop_opts;
 
 /*
