@@ -28,6 +28,7 @@ struct weft__io *weft__io_get(struct weft__loop *L)
     if (!io)
         return NULL;
     io->wake_fd = -1;
+    weft__list_init(&io->watches);
     if (weft__poll_init(&io->poll) < 0) {
         free(io);
         return NULL;
@@ -38,7 +39,7 @@ struct weft__io *weft__io_get(struct weft__loop *L)
 
 int weft__io_pending(const struct weft__loop *L)
 {
-    return L->io && (L->io_waiting || L->jobs || weft__remote_held(L));
+    return L->io && (L->io_waiting || L->jobs || L->io->nwatches || weft__remote_held(L));
 }
 
 int weft__set_nonblock(int fd)
@@ -129,6 +130,8 @@ static void on_ready(void *ctx, int fd, int events)
         while (weft__waitq_give(&st->writers))
             ;
     }
+    if (st->watches)
+        weft__watch_ready(L, st, events);
 }
 
 int weft__io_poll(struct weft__loop *L, int64_t timeout_ns)
@@ -181,6 +184,7 @@ int weft_io_close(int fd)
             weft__wake(w->w.task, -EBADF);
         while ((w = weft__waitq_take(&st->writers)))
             weft__wake(w->w.task, -EBADF);
+        weft__watch_detach(st);
         weft__poll_del(&L->io->poll, fd);
         L->io->fds[fd] = NULL;
         free(st);
@@ -195,6 +199,7 @@ void weft__io_free(struct weft__loop *L)
         return;
     weft__pool_free(L);         /* waits for jobs: they post to the loop */
     weft__remote_close(L);
+    weft__watch_free_all(L);
     for (size_t i = 0; i < io->nfds; i++)
         free(io->fds[i]);       /* descriptors stay open: they are the
                                    caller's; only the loop's records go */

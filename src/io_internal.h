@@ -19,6 +19,7 @@ struct weft__fd {
     weft_waitq_ readers;        /* tasks waiting to read */
     weft_waitq_ writers;        /* tasks waiting to write */
     int ready;                  /* WEFT_IO_* seen since the last EAGAIN */
+    struct weft_watch *watches; /* callbacks watching it (watch.c), a chain */
     int sock;                   /* 1 a socket, -1 a pipe or FIFO, -2 neither,
                                    0 not known yet: how weft_write() keeps
                                    SIGPIPE away (io.c) */
@@ -33,6 +34,9 @@ struct weft__io {
     struct weft_loop *remote;   /* the handle other threads use, or NULL */
     int wake_fd;                /* eventfd other threads write to, or -1 */
     struct weft__pool *pool;    /* the worker pool, or NULL */
+    struct weft__list watches;  /* every struct weft_watch not cancelled */
+    size_t nwatches;            /* its length: watched descriptors keep the
+                                   loop polling */
 };
 
 /* The loop's I/O state, created on first use; NULL when it cannot be. */
@@ -76,6 +80,15 @@ struct weft_loop *weft__remote_of(struct weft__loop *L);
 /* remote.c: 1 while threads other than the loop hold references, or posts
    wait to be taken. */
 int weft__remote_held(const struct weft__loop *L);
+
+/* watch.c: the descriptor of `st` had an edge for `events` (WEFT__POLL_*):
+   its watchers' callbacks are due. */
+void weft__watch_ready(struct weft__loop *L, struct weft__fd *st, int events);
+/* watch.c: the descriptor of `st` is being closed: its watchers go quiet
+   (their owners still cancel them). */
+void weft__watch_detach(struct weft__fd *st);
+/* watch.c: the loop ends: frees the watchers never cancelled. */
+void weft__watch_free_all(struct weft__loop *L);
 
 /* thread_pool.c: stops and joins the workers after their jobs. */
 void weft__pool_free(struct weft__loop *L);

@@ -112,6 +112,46 @@ int weft_tcp_listen(const char *host, int port, int backlog);
 int weft_tcp_connect(const char *host, int port);
 
 /* ------------------------------------------------------------------------ */
+/* Descriptor watchers                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A callback run on the loop while a descriptor is ready (asyncio's
+ * add_reader / add_writer), for event-driven libraries that do their own
+ * reads and writes (c-ares, libcurl's multi interface). Heap record from
+ * weft_watch_start(), freed by weft_watch_cancel().
+ */
+typedef struct weft_watch weft_watch;
+
+/* The callback: `events` are the watched ones ready now (WEFT_IO_*). Runs
+   on the loop's own stack, like weft_call_soon() callbacks: it must not
+   suspend. */
+typedef void (*weft_watch_fn)(int fd, int events, void *arg);
+
+/*
+ * Calls fn(fd, events, arg) on this thread's loop while `fd` is ready for
+ * `events` (WEFT_IO_READ, WEFT_IO_WRITE or both): level-triggered, once a
+ * tick while it stays ready, starting with the next tick if it is ready
+ * already. The descriptor becomes known to the loop (and non-blocking), as
+ * with weft_io_wait(). Several watchers may watch one descriptor. After
+ * weft_io_close(fd) the watcher is never called again, but must still be
+ * cancelled. Returns 0 with *out set; -EINVAL (NULL out or fn, bad
+ * events); -EBADF; -EPERM (no loop on this thread); -ENOMEM.
+ * Never suspends.
+ */
+int weft_watch_start(weft_watch **out, int fd, int events, weft_watch_fn fn, void *arg);
+
+/*
+ * Stops a watcher and frees it: fn is not called again. Call it exactly
+ * once per watcher, from a task or callback of its loop, including from
+ * fn itself (the record is freed when fn returns). Watchers still active
+ * when weft_run() returns are freed by it: the pointer is dead then.
+ * Returns 0; -EINVAL (NULL); -EPERM (not on its loop's thread); -EALREADY
+ * (cancelled twice from inside its own callback). Never suspends.
+ */
+int weft_watch_cancel(weft_watch *w);
+
+/* ------------------------------------------------------------------------ */
 /* Worker pool                                                              */
 /* ------------------------------------------------------------------------ */
 
