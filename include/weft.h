@@ -46,5 +46,6 @@
 #include "weft/chan.h"
 #include "weft/io.h"
 #include "weft/process.h"
+#include "weft/signal.h"
 
 #endif /* WEFT_H */

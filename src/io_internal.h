@@ -26,6 +26,7 @@ struct weft__fd {
 };
 
 struct weft__pool;
+struct weft__signals;
 
 struct weft__io {
     struct weft__poll poll;     /* the epoll instance */
@@ -34,6 +35,7 @@ struct weft__io {
     struct weft_loop *remote;   /* the handle other threads use, or NULL */
     int wake_fd;                /* eventfd other threads write to, or -1 */
     struct weft__pool *pool;    /* the worker pool, or NULL */
+    struct weft__signals *signals; /* signals the loop watches (signal.c) */
     struct weft__list watches;  /* every struct weft_watch not cancelled */
     size_t nwatches;            /* its length: watched descriptors keep the
                                    loop polling */
@@ -89,6 +91,9 @@ void weft__watch_ready(struct weft__loop *L, struct weft__fd *st, int events);
 void weft__watch_detach(struct weft__fd *st);
 /* watch.c: the loop ends: frees the watchers never cancelled. */
 void weft__watch_free_all(struct weft__loop *L);
+
+/* signal.c: the loop ends: gives its signals up, restoring the mask. */
+void weft__signal_free(struct weft__loop *L);
 
 /* thread_pool.c: stops and joins the workers after their jobs. */
 void weft__pool_free(struct weft__loop *L);

@@ -13,9 +13,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,6 +66,43 @@ static int plan_stdio(posix_spawn_file_actions_t *fa, int which, int mode, int p
     }
 }
 
+/*
+ * Finds the program as execvp would: `file` itself when it holds a '/',
+ * else the first executable file of that name in PATH. Done before the
+ * spawn so that a missing program is an error of the spawn call everywhere:
+ * glibc reports a failed exec from posix_spawn, but an emulator that turns
+ * vfork into fork (qemu-user) cannot. Writes the path into buf; 0 or
+ * -ENOENT / -EACCES / -ENAMETOOLONG.
+ */
+static int find_program(const char *file, char *buf, size_t cap)
+{
+    if (strchr(file, '/')) {
+        if (strlen(file) >= cap)
+            return -ENAMETOOLONG;
+        strcpy(buf, file);
+        return access(file, X_OK) == 0 ? 0 : -errno;
+    }
+    const char *path = getenv("PATH");
+    int rc = -ENOENT;
+    for (path = path && *path ? path : "/usr/local/bin:/usr/bin:/bin"; ; path++) {
+        const char *end = strchrnul(path, ':');
+        size_t dir = (size_t)(end - path);
+        struct stat sb;
+        if (dir + 1 + strlen(file) < cap) {
+            memcpy(buf, dir ? path : ".", dir ? dir : 1);
+            snprintf(buf + (dir ? dir : 1), cap - (dir ? dir : 1), "/%s", file);
+            if (stat(buf, &sb) == 0 && S_ISREG(sb.st_mode)) {
+                if (access(buf, X_OK) == 0)
+                    return 0;
+                rc = -EACCES;
+            }
+        }
+        if (!*end)
+            return rc;
+        path = end;
+    }
+}
+
 int weft_process_spawn(weft_process **out, const char *file, char *const argv[],
                        const weft_process_opts *opts)
 {
@@ -73,6 +114,9 @@ int weft_process_spawn(weft_process **out, const char *file, char *const argv[],
     for (int i = 0; opts && i < 3; i++)
         if (opts->stdio[i] < WEFT_STDIO_INHERIT || opts->stdio[i] > WEFT_STDIO_PIPE)
             return -EINVAL;
+    char path[PATH_MAX];
+    if ((rc = find_program(file, path, sizeof path)) < 0)
+        return rc;
     weft_process *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
@@ -92,7 +136,7 @@ int weft_process_spawn(weft_process **out, const char *file, char *const argv[],
             goto error1;
     if (opts && opts->cwd && (rc = -posix_spawn_file_actions_addchdir_np(&fa, opts->cwd)) < 0)
         goto error1;
-    rc = -posix_spawnp(&p->pid, file, &fa, &attr, argv,
+    rc = -posix_spawn(&p->pid, path, &fa, &attr, argv,
                        opts && opts->envp ? opts->envp : environ);
     if (rc < 0)
         goto error1;            /* glibc reaped the child that failed */

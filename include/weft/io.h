@@ -163,7 +163,9 @@ int weft_watch_cancel(weft_watch *w);
  * their turn. If the task is cancelled or its scope expires, it stops
  * waiting at once and returns -ECANCELED / -ETIMEDOUT; fn still runs to
  * its end and its result is discarded. weft_run() waits for jobs still
- * running before it returns. Returns 0; -EINVAL (NULL fn); -EPERM outside a
+ * running before it returns. Worker threads run with every asynchronous
+ * signal blocked: signals are for the loop (weft/signal.h), and fn never
+ * receives one. Returns 0; -EINVAL (NULL fn); -EPERM outside a
  * task; -ENOMEM; -EAGAIN (no thread could be started). May suspend.
  */
 int weft_to_thread(void *(*fn)(void *arg), void *arg, void **result);

@@ -44,10 +44,13 @@ typedef struct weft_process_opts {
  * Starts `file` (looked up in PATH when it has no '/', as execvp does) with
  * argv (NULL-terminated; argv[0] is the child's name for itself). *out
  * receives the process, which the caller frees with weft_process_free().
- * Returns 0; -EINVAL (NULL out, file or argv, bad stdio mode); -ENOENT,
- * -EACCES, ... when the program cannot be executed (the failed child has
- * been reaped: no zombie is left); -EPERM (no loop on this thread);
- * -ENOMEM, -EMFILE. Never suspends.
+ * The program is looked up before anything is started, so a missing one
+ * is an error of this call: -ENOENT (not found), -EACCES (not executable);
+ * no child, no zombie. (Should the exec fail all the same, say the file
+ * vanished in between, the child exits with status 127, as a shell's
+ * does.) Other returns: 0; -EINVAL (NULL out, file or argv, bad stdio
+ * mode); -EPERM (no loop on this thread); -ENOMEM, -EMFILE.
+ * Never suspends.
  */
 int weft_process_spawn(weft_process **out, const char *file, char *const argv[],
                        const weft_process_opts *opts);
