@@ -38,6 +38,7 @@
 #ifndef WEFT_H
 #define WEFT_H
 
+#include "weft/version.h"
 #include "weft/error.h"
 #include "weft/coro.h"
 #include "weft/sched.h"
