@@ -39,8 +39,10 @@ struct weft_coro {
     struct weft_coro *resumer; /* gets control when this yields or returns;
                                   NULL only for the thread's own stack */
     void **out_slot;          /* where this coroutine's next yielded or
-                                 returned value goes (the resumer's *out) */
-    void **in_slot;           /* where the value it is resumed with goes */
+                                 returned value goes (the resumer's *out);
+                                 NULL: nowhere */
+    void **in_slot;           /* where the value it is resumed with goes;
+                                 NULL: nowhere */
     int state;                /* enum weft__coro_state */
     int closing;              /* weft_coro_close() is finishing it */
     int blocked;              /* yield and transfer go the slow way: the
@@ -48,8 +50,8 @@ struct weft_coro {
     int pinned;               /* a task's own coroutine: the scheduler
                                  switches it, weft_coro_yield/transfer
                                  refuse to */
-    void *sink;               /* stands in for a NULL in/out pointer; holds
-                                 the first resume's value for the body */
+    void *sink;               /* holds the first resume's value for the
+                                 body (in_slot points here until then) */
     /* Cold. */
     weft_coro_fn fn;          /* the body */
     void *arg;                /* its argument */

@@ -9,6 +9,17 @@
  *
  * A coroutine belongs to the thread that created it: it is resumed, closed
  * and destroyed on that thread only.
+ *
+ * Floating-point control state (x86-64: the MXCSR and x87 control words -
+ * rounding, flush-to-zero, precision; AArch64: FPCR) depends on how weft was
+ * built. With WEFT_FP_CONTROL=coroutine (the default) each coroutine has its
+ * own, as the psABI treats those bits as callee-saved: a new coroutine
+ * starts with its creator's state at creation, and fesetround() in one
+ * coroutine never changes another's. With WEFT_FP_CONTROL=thread the state
+ * is the thread's, shared by all its coroutines, and a switch is cheaper: a
+ * coroutine that changes the rounding mode (or FTZ/DAZ, precision, FPCR)
+ * must restore it before it yields, transfers or returns, or every other
+ * coroutine of the thread runs with its change.
  */
 #ifndef WEFT_CORO_H
 #define WEFT_CORO_H
