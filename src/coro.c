@@ -68,10 +68,15 @@ int weft_coro_create(weft_coro **out, weft_coro_fn fn, void *arg,
     struct weft__stack st;
     if (!out || !fn || size < WEFT_STACK_MIN || size > WEFT_STACK_MAX)
         return -EINVAL;
-    if (WEFT_UNLIKELY(!weft__tls.ready)) {
-        weft__overflow_thread_init();
-        self_context();             /* resume relies on current being set */
-        weft__tls.ready = 1;
+    if (WEFT_UNLIKELY(--weft__tls.until_recheck < 0)) {
+        weft__tls.until_recheck = WEFT__SEGV_RECHECK - 1;
+        if (!weft__tls.ready) {
+            weft__overflow_thread_init();
+            self_context();         /* resume relies on current being set */
+            weft__tls.ready = 1;
+        } else {
+            weft__overflow_recheck();
+        }
     }
     if (size != WEFT_STACK_DEFAULT) {   /* the default is a page multiple */
         size_t page = weft__page_size();

@@ -80,6 +80,7 @@ struct weft__tls {
                                   fault on its stack inside weft__switch()
                                   happens after current has changed */
     int ready;                 /* overflow reporting set up on this thread */
+    int until_recheck;         /* creates before the next SIGSEGV re-check */
 };
 
 extern __thread struct weft__tls weft__tls
@@ -134,6 +135,13 @@ struct weft_coro *weft__coro_self(void);
 
 /* Sets up the SIGSEGV reporter and this thread's alternate signal stack. */
 void weft__overflow_thread_init(void);
+
+/* Creates on a thread between two checks that weft's SIGSEGV action is
+   still installed (see overflow.c). */
+#define WEFT__SEGV_RECHECK 256
+
+/* Puts weft's SIGSEGV action back if another displaced it. */
+void weft__overflow_recheck(void);
 
 /* Ends the process with one line naming `co`, for a corrupted canary. */
 __attribute__((noreturn)) void weft__overflow_abort(const struct weft_coro *co);

@@ -86,9 +86,10 @@ typedef struct weft_coro_opts {
  * weft_coro_resume().
  *
  * Stacks come from a per-thread pool, so creating after destroying costs no
- * system call. Each stack has a guard page below it where the kernel allows
- * (see README "Stacks"); an overflow into it ends the process with one line
- * on stderr naming the coroutine.
+ * system call. Each stack has a guard below it where the kernel allows (64
+ * KiB where MADV_GUARD_INSTALL works, else one page; see README "Stacks");
+ * an overflow into it ends the process with one line on stderr naming the
+ * coroutine.
  *
  * Returns 0 and sets *out, or -EINVAL (NULL out or fn, stack size outside
  * [WEFT_STACK_MIN, WEFT_STACK_MAX]) or -ENOMEM (no memory for the stack).
@@ -215,6 +216,23 @@ size_t weft_coro_stack_size(const weft_coro *co);
  */
 int weft_coro_set_userdata(weft_coro *co, void *data);
 void *weft_coro_userdata(const weft_coro *co);
+
+/* ------------------------------------------------------------------------ */
+/* Stack memory                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Gives the memory of pooled free stacks back to the kernel now: the calling
+ * thread's cached stacks and every free stack of the process-wide pool
+ * (other threads' caches, up to 64 stacks per size each, stay). Their
+ * address space stays reserved, with guards, for later coroutines, which
+ * then start on fresh zero pages. Without this call the pool keeps up to 256
+ * free stacks per size resident and releases the rest as they are freed.
+ *
+ * Returns the number of stacks released (0 when none was pooled).
+ * Thread-safe. Never suspends.
+ */
+int weft_stack_trim(void);
 
 #ifdef __cplusplus
 }
