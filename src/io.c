@@ -20,10 +20,13 @@
 /*
  * The shape of every call: try the system call; on EAGAIN, inside a task,
  * wait for `dir` and try again. `op` returns the call's result or -errno.
+ * `want` is the size of a plain read (0 for anything else): a read that
+ * returns less from a stream drains it (io_fd.c), and a read of a drained
+ * descriptor waits for the next edge before its system call.
  */
 typedef ssize_t (*io_op)(int fd, void *ctx);
 
-static ssize_t io_call(int fd, int dir, io_op op, void *ctx)
+static ssize_t io_call(int fd, int dir, io_op op, void *ctx, size_t want)
 {
     struct weft__loop *L = weft__loop;
     struct weft_task *self = weft__self();
@@ -35,14 +38,20 @@ static ssize_t io_call(int fd, int dir, io_op op, void *ctx)
         return rc;
     if (!L && (rc = weft__set_nonblock(fd)) < 0)  /* no loop: never block either */
         return rc;
+    int drained = want && self && st->drained;   /* read would say EAGAIN */
     for (;;) {
-        ssize_t r = op(fd, ctx);
-        if (r != -EAGAIN && r != -EWOULDBLOCK && r != -EINTR)
-            return r;
-        if (r == -EINTR)
-            continue;
-        if (!self)
-            return -EAGAIN;
+        if (!drained) {
+            ssize_t r = op(fd, ctx);
+            if (r > 0 && (size_t)r < want && st && st->stream && !st->hup)
+                st->drained = 1;
+            if (r != -EAGAIN && r != -EWOULDBLOCK && r != -EINTR)
+                return r;
+            if (r == -EINTR)
+                continue;
+            if (!self)
+                return -EAGAIN;
+        }
+        drained = 0;
         st->ready &= ~dir;
         if ((rc = weft__fd_wait(L, self, st, dir)) < 0)
             return rc;
@@ -88,22 +97,23 @@ static ssize_t op_send(int fd, void *ctx)
 
 ssize_t weft_read(int fd, void *buf, size_t n)
 {
-    return io_call(fd, WEFT_IO_READ, op_read, &(struct xfer){buf, n, 0});
+    return io_call(fd, WEFT_IO_READ, op_read, &(struct xfer){buf, n, 0}, n);
 }
 
 ssize_t weft_write(int fd, const void *buf, size_t n)
 {
-    return io_call(fd, WEFT_IO_WRITE, op_write, &(struct xfer){(void *)buf, n, 0});
+    return io_call(fd, WEFT_IO_WRITE, op_write, &(struct xfer){(void *)buf, n, 0}, 0);
 }
 
 ssize_t weft_recv(int fd, void *buf, size_t n, int flags)
 {
-    return io_call(fd, WEFT_IO_READ, op_recv, &(struct xfer){buf, n, flags});
+    return io_call(fd, WEFT_IO_READ, op_recv, &(struct xfer){buf, n, flags},
+                   flags & (MSG_PEEK | MSG_OOB) ? 0 : n);   /* a peek leaves it */
 }
 
 ssize_t weft_send(int fd, const void *buf, size_t n, int flags)
 {
-    return io_call(fd, WEFT_IO_WRITE, op_send, &(struct xfer){(void *)buf, n, flags});
+    return io_call(fd, WEFT_IO_WRITE, op_send, &(struct xfer){(void *)buf, n, flags}, 0);
 }
 
 ssize_t weft_write_all(int fd, const void *buf, size_t n)
@@ -133,7 +143,7 @@ static ssize_t op_accept(int fd, void *ctx)
 
 int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-    return (int)io_call(fd, WEFT_IO_READ, op_accept, &(struct acc){addr, addrlen});
+    return (int)io_call(fd, WEFT_IO_READ, op_accept, &(struct acc){addr, addrlen}, 0);
 }
 
 int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)

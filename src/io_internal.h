@@ -19,6 +19,13 @@ struct weft__fd {
     weft_waitq_ readers;        /* tasks waiting to read */
     weft_waitq_ writers;        /* tasks waiting to write */
     int ready;                  /* WEFT_IO_* seen since the last EAGAIN */
+    int stream;                 /* a stream socket or a pipe: a short read
+                                   takes all there is */
+    int drained;                /* a short read emptied it and no edge came
+                                   since: the next read waits first */
+    int hup;                    /* the poller saw a hang-up or error; sticky,
+                                   so a short read never waits for an edge
+                                   that already came (EOF must be seen) */
 };
 
 struct weft__pool;
