@@ -41,5 +41,5 @@ static int run_switch(uint64_t iters, struct bench_sample *out)
 
 void bench_switch_register(void)
 {
-    bench_register(&(struct bench){"switch", "weft", run_switch, 0, 0});
+    bench_register(&(struct bench){"switch", WEFT_BENCH_IMPL, run_switch, 0, 0});
 }

@@ -68,5 +68,5 @@ static int run_yield(uint64_t iters, struct bench_sample *out)
 
 void bench_yield_register(void)
 {
-    bench_register(&(struct bench){"yield", "weft", run_yield, 0, 0});
+    bench_register(&(struct bench){"yield", WEFT_BENCH_IMPL, run_yield, 0, 0});
 }

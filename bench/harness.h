@@ -24,6 +24,14 @@ extern "C" {
 
 enum { BENCH_MAX_EXTRA = 6 }; /* named values a sample may carry */
 
+/* weft's implementation name in the switch and yield rows: the
+   WEFT_FP_CONTROL=thread build reports as its own implementation. */
+#ifdef WEFT_FP_CONTROL_THREAD
+#define WEFT_BENCH_IMPL "weft_fp_thread"
+#else
+#define WEFT_BENCH_IMPL "weft"
+#endif
+
 /* A named value of one run, reported as it is (not divided by iters). */
 struct bench_extra {
     const char *name;  /* JSON key, a string literal; NULL: slot unused */

@@ -15,9 +15,10 @@
  *   over as they are: weft copies the pointer, never what it points to. A
  *   pointer to a coroutine's local variable stays valid while that
  *   coroutine is suspended and until it returns.
- * - Stacks are pooled per thread and reused; memory of a destroyed
- *   coroutine's stack is not returned to the kernel until the process
- *   exits.
+ * - Stacks are pooled per thread and reused. The pool keeps up to 256 free
+ *   stacks per size resident (plus 64 per thread) and gives the memory of
+ *   the others back to the kernel as they are freed; weft_stack_trim()
+ *   gives back all of it. Address space stays reserved until exit.
  * - A loop lives for one weft_run() call on its thread. Tasks belong to it:
  *   a task spawned with a handle stays readable until weft_task_release()
  *   or until weft_run() returns, whichever comes first; a detached task
@@ -38,6 +39,7 @@
 #ifndef WEFT_H
 #define WEFT_H
 
+#include "weft/version.h"
 #include "weft/error.h"
 #include "weft/coro.h"
 #include "weft/sched.h"

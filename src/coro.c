@@ -6,8 +6,12 @@
  *   thread's own stack while current is NULL, before the first switch).
  * - An ACTIVE coroutine other than the running one is "normal": it is on the
  *   chain of resumers of the running one, linked through `resumer`.
- * - A SUSPENDED coroutine has a valid `sp` and `in_slot`; the value it will
- *   be resumed with is written through `in_slot` before the switch.
+ * - A SUSPENDED coroutine has a valid `sp`; the value it will be resumed
+ *   with is written through `in_slot` before the switch, unless in_slot is
+ *   NULL (its yield passed no `in`). Likewise a yielded or returned value
+ *   goes through the resumer's `out`, unless that was NULL.
+ * - weft__tls.current is set on a thread before its first coroutine
+ *   exists, so resuming one (on its own thread) needs no check for it.
  *
  * The fast path. resume, yield and transfer do all their bookkeeping before
  * the switch - the resumed side's value goes straight into its in_slot, the
@@ -64,9 +68,15 @@ int weft_coro_create(weft_coro **out, weft_coro_fn fn, void *arg,
     struct weft__stack st;
     if (!out || !fn || size < WEFT_STACK_MIN || size > WEFT_STACK_MAX)
         return -EINVAL;
-    if (WEFT_UNLIKELY(!weft__tls.ready)) {
-        weft__overflow_thread_init();
-        weft__tls.ready = 1;
+    if (WEFT_UNLIKELY(--weft__tls.until_recheck < 0)) {
+        weft__tls.until_recheck = WEFT__SEGV_RECHECK - 1;
+        if (!weft__tls.ready) {
+            weft__overflow_thread_init();
+            self_context();         /* resume relies on current being set */
+            weft__tls.ready = 1;
+        } else {
+            weft__overflow_recheck();
+        }
     }
     if (size != WEFT_STACK_DEFAULT) {   /* the default is a page multiple */
         size_t page = weft__page_size();
@@ -132,7 +142,8 @@ __attribute__((noreturn)) void weft__coro_main(struct weft_coro *co)
     void *result = co->fn(co->arg, co->sink);
 
     struct weft_coro *r = co->resumer;
-    *co->out_slot = result;
+    if (co->out_slot)
+        *co->out_slot = result;
     co->state = WEFT__DEAD;
     check_canary(co);
     weft__tls.from = co;
@@ -158,8 +169,10 @@ static inline int resume_with(struct weft_coro *self, struct weft_coro *co, void
                               void **out, int code)
 {
     co->resumer = self;
-    co->out_slot = out ? out : &co->sink;
-    *co->in_slot = in;
+    if (co->in_slot)
+        *co->in_slot = in;
+    co->out_slot = out;         /* apart from resumer: gcc would pair the
+                                   two stores through an SSE register */
     co->state = WEFT__ACTIVE;
     return weft__switch_to(self, co, code);
 }
@@ -176,10 +189,9 @@ __attribute__((noinline)) static int resume_slow(weft_coro *co, void *in, void *
 
 int weft_coro_resume(weft_coro *co, void *in, void **out)
 {
-    struct weft_coro *self = weft__tls.current;
-    if (WEFT_UNLIKELY(!co || co->state != WEFT__SUSPENDED || !self))
+    if (WEFT_UNLIKELY(!co || co->state != WEFT__SUSPENDED))
         return resume_slow(co, in, out);
-    return resume_with(self, co, in, out, 0);
+    return resume_with(weft__tls.current, co, in, out, 0);  /* set by create */
 }
 
 /* Why a blocked (or absent) context may not yield or transfer. */
@@ -194,8 +206,9 @@ int weft_coro_yield(void *value, void **in)
     if (WEFT_UNLIKELY(!self || self->blocked))
         return blocked_error(self);
     struct weft_coro *r = self->resumer;
-    *self->out_slot = value;
-    self->in_slot = in ? in : &self->sink;
+    if (self->out_slot)
+        *self->out_slot = value;
+    self->in_slot = in;
     self->state = WEFT__SUSPENDED;
     return weft__switch_to(self, r, WEFT_CORO_YIELDED);
 }
@@ -211,9 +224,10 @@ int weft_coro_transfer(weft_coro *to, void *value, void **in)
         return not_resumable(to);
     to->resumer = self->resumer;
     to->out_slot = self->out_slot;
-    *to->in_slot = value;
+    if (to->in_slot)
+        *to->in_slot = value;
     to->state = WEFT__ACTIVE;
-    self->in_slot = in ? in : &self->sink;
+    self->in_slot = in;
     self->state = WEFT__SUSPENDED;
     return weft__switch_to(self, to, 0);
 }

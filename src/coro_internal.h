@@ -39,8 +39,10 @@ struct weft_coro {
     struct weft_coro *resumer; /* gets control when this yields or returns;
                                   NULL only for the thread's own stack */
     void **out_slot;          /* where this coroutine's next yielded or
-                                 returned value goes (the resumer's *out) */
-    void **in_slot;           /* where the value it is resumed with goes */
+                                 returned value goes (the resumer's *out);
+                                 NULL: nowhere */
+    void **in_slot;           /* where the value it is resumed with goes;
+                                 NULL: nowhere */
     int state;                /* enum weft__coro_state */
     int closing;              /* weft_coro_close() is finishing it */
     int blocked;              /* yield and transfer go the slow way: the
@@ -48,8 +50,8 @@ struct weft_coro {
     int pinned;               /* a task's own coroutine: the scheduler
                                  switches it, weft_coro_yield/transfer
                                  refuse to */
-    void *sink;               /* stands in for a NULL in/out pointer; holds
-                                 the first resume's value for the body */
+    void *sink;               /* holds the first resume's value for the
+                                 body (in_slot points here until then) */
     /* Cold. */
     weft_coro_fn fn;          /* the body */
     void *arg;                /* its argument */
@@ -78,6 +80,7 @@ struct weft__tls {
                                   fault on its stack inside weft__switch()
                                   happens after current has changed */
     int ready;                 /* overflow reporting set up on this thread */
+    int until_recheck;         /* creates before the next SIGSEGV re-check */
 };
 
 extern __thread struct weft__tls weft__tls
@@ -132,6 +135,13 @@ struct weft_coro *weft__coro_self(void);
 
 /* Sets up the SIGSEGV reporter and this thread's alternate signal stack. */
 void weft__overflow_thread_init(void);
+
+/* Creates on a thread between two checks that weft's SIGSEGV action is
+   still installed (see overflow.c). */
+#define WEFT__SEGV_RECHECK 256
+
+/* Puts weft's SIGSEGV action back if another displaced it. */
+void weft__overflow_recheck(void);
 
 /* Ends the process with one line naming `co`, for a corrupted canary. */
 __attribute__((noreturn)) void weft__overflow_abort(const struct weft_coro *co);

@@ -24,10 +24,13 @@
 /*
  * The shape of every call: try the system call; on EAGAIN, inside a task,
  * wait for `dir` and try again. `op` returns the call's result or -errno.
+ * `want` is the size of a plain read (0 for anything else): a read that
+ * returns less from a stream drains it (io_fd.c), and a read of a drained
+ * descriptor waits for the next edge before its system call.
  */
 typedef ssize_t (*io_op)(int fd, void *ctx);
 
-static ssize_t io_call(int fd, int dir, io_op op, void *ctx)
+static ssize_t io_call(int fd, int dir, io_op op, void *ctx, size_t want)
 {
     struct weft__loop *L = weft__loop;
     struct weft_task *self = weft__self();
@@ -39,14 +42,20 @@ static ssize_t io_call(int fd, int dir, io_op op, void *ctx)
         return rc;
     if (!L && (rc = weft__set_nonblock(fd)) < 0)  /* no loop: never block either */
         return rc;
+    int drained = want && self && st->drained;   /* read would say EAGAIN */
     for (;;) {
-        ssize_t r = op(fd, ctx);
-        if (r != -EAGAIN && r != -EWOULDBLOCK && r != -EINTR)
-            return r;
-        if (r == -EINTR)
-            continue;
-        if (!self)
-            return -EAGAIN;
+        if (!drained) {
+            ssize_t r = op(fd, ctx);
+            if (r > 0 && (size_t)r < want && st && st->stream && !st->hup)
+                st->drained = 1;
+            if (r != -EAGAIN && r != -EWOULDBLOCK && r != -EINTR)
+                return r;
+            if (r == -EINTR)
+                continue;
+            if (!self)
+                return -EAGAIN;
+        }
+        drained = 0;
         st->ready &= ~dir;
         if ((rc = weft__fd_wait(L, self, st, dir)) < 0)
             return rc;
@@ -103,10 +112,11 @@ static int *sock_kind(int fd)
 /*
  * write(2) that never raises SIGPIPE: send(MSG_NOSIGNAL) on a socket (no
  * cost over write), write_nosigpipe() on a pipe or FIFO, plain write(2) on
- * the rest (files, terminals: no SIGPIPE there). What `fd` is, is learnt
- * from the first send's ENOTSOCK (and one fstat) and kept in its record; a
- * stale guess after the number was reused corrects itself or errs on the
- * safe side. Without a record every non-socket counts as a pipe.
+ * the rest (files, terminals: no SIGPIPE there). What `fd` is, the loop
+ * learnt when it became known (io_fd.c), or the first send's ENOTSOCK (and
+ * one fstat) tells; a stale guess after the number was reused corrects
+ * itself or errs on the safe side. Without a record every non-socket
+ * counts as a pipe.
  */
 static ssize_t op_write(int fd, void *ctx)
 {
@@ -146,22 +156,23 @@ static ssize_t op_send(int fd, void *ctx)
 
 ssize_t weft_read(int fd, void *buf, size_t n)
 {
-    return io_call(fd, WEFT_IO_READ, op_read, &(struct xfer){buf, n, 0});
+    return io_call(fd, WEFT_IO_READ, op_read, &(struct xfer){buf, n, 0}, n);
 }
 
 ssize_t weft_write(int fd, const void *buf, size_t n)
 {
-    return io_call(fd, WEFT_IO_WRITE, op_write, &(struct xfer){(void *)buf, n, 0});
+    return io_call(fd, WEFT_IO_WRITE, op_write, &(struct xfer){(void *)buf, n, 0}, 0);
 }
 
 ssize_t weft_recv(int fd, void *buf, size_t n, int flags)
 {
-    return io_call(fd, WEFT_IO_READ, op_recv, &(struct xfer){buf, n, flags});
+    return io_call(fd, WEFT_IO_READ, op_recv, &(struct xfer){buf, n, flags},
+                   flags & (MSG_PEEK | MSG_OOB) ? 0 : n);   /* a peek leaves it */
 }
 
 ssize_t weft_send(int fd, const void *buf, size_t n, int flags)
 {
-    return io_call(fd, WEFT_IO_WRITE, op_send, &(struct xfer){(void *)buf, n, flags});
+    return io_call(fd, WEFT_IO_WRITE, op_send, &(struct xfer){(void *)buf, n, flags}, 0);
 }
 
 ssize_t weft_write_all(int fd, const void *buf, size_t n)
@@ -191,7 +202,7 @@ static ssize_t op_accept(int fd, void *ctx)
 
 int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-    return (int)io_call(fd, WEFT_IO_READ, op_accept, &(struct acc){addr, addrlen});
+    return (int)io_call(fd, WEFT_IO_READ, op_accept, &(struct acc){addr, addrlen}, 0);
 }
 
 int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)

@@ -50,6 +50,8 @@ int weft__poll_wait(struct weft__poll *p, int64_t timeout_ns,
             events |= WEFT__POLL_IN;
         if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             events |= WEFT__POLL_OUT;
+        if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            events |= WEFT__POLL_HUP;
         ready(ctx, evs[i].data.fd, events);
     }
     return n;

@@ -8,6 +8,13 @@
  * descriptor's ready bit; an edge from the poller sets the bit again and
  * wakes every task waiting in that direction, which then retries. Waiting
  * tasks' nodes live on their stacks (waitq.h).
+ *
+ * A short read of a stream socket or a pipe took everything there was, so
+ * io.c marks the descriptor drained and its next read waits for an edge
+ * instead of making a read that would fail with EAGAIN. Not after a
+ * hang-up or error (sticky: its edge came already and will not come again),
+ * and never for datagram sockets, where a short read is one datagram of
+ * several.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +22,8 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io_internal.h"
@@ -40,6 +49,27 @@ struct weft__io *weft__io_get(struct weft__loop *L)
 int weft__io_pending(const struct weft__loop *L)
 {
     return L->io && (L->io_waiting || L->jobs || L->io->nwatches || weft__remote_held(L));
+}
+
+/*
+ * Learns what `fd` is, once, when it becomes known: st->stream (a stream
+ * socket or a pipe: a short read drains them) and st->sock (how
+ * weft_write() keeps SIGPIPE away: 1 a socket, -1 a pipe or FIFO, -2
+ * neither).
+ */
+static void classify(int fd, struct weft__fd *st)
+{
+    int type = 0;
+    socklen_t len = sizeof type;
+    struct stat sb;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0) {
+        st->sock = 1;
+        st->stream = type == SOCK_STREAM;
+    } else {
+        int fifo = fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode);
+        st->sock = fifo ? -1 : -2;
+        st->stream = fifo;
+    }
 }
 
 int weft__set_nonblock(int fd)
@@ -86,6 +116,8 @@ struct weft__fd *weft__fd_state(struct weft__loop *L, int fd, int *rc)
         return NULL;
     }
     st->ready = add == -EPERM ? WEFT_IO_READ | WEFT_IO_WRITE : 0;
+    if (add == 0)
+        classify(fd, st);       /* files (not pollable) stay kind 0 */
     io->fds[fd] = st;
     return st;
 }
@@ -120,8 +152,11 @@ static void on_ready(void *ctx, int fd, int events)
     if ((size_t)fd >= io->nfds || !io->fds[fd])
         return;
     struct weft__fd *st = io->fds[fd];
+    if (events & WEFT__POLL_HUP)
+        st->hup = 1;
     if (events & WEFT__POLL_IN) {
         st->ready |= WEFT_IO_READ;
+        st->drained = 0;
         while (weft__waitq_give(&st->readers))
             ;
     }
@@ -165,6 +200,8 @@ int weft_io_wait(int fd, int events)
         int now = (p.revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP) ? WEFT_IO_READ : 0) |
                   (p.revents & (POLLOUT | POLLHUP | POLLERR) ? WEFT_IO_WRITE : 0);
         st->ready = (st->ready & ~events) | (now & events);
+        if (now & WEFT_IO_READ & events)
+            st->drained = 0;
         if (now & events)
             return now & events;
         if ((rc = weft__fd_wait(self->loop, self, st, events)) < 0)

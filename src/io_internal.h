@@ -21,8 +21,15 @@ struct weft__fd {
     int ready;                  /* WEFT_IO_* seen since the last EAGAIN */
     struct weft_watch *watches; /* callbacks watching it (watch.c), a chain */
     int sock;                   /* 1 a socket, -1 a pipe or FIFO, -2 neither,
-                                   0 not known yet: how weft_write() keeps
-                                   SIGPIPE away (io.c) */
+                                   0 not known (a file): how weft_write()
+                                   keeps SIGPIPE away (io.c) */
+    int stream;                 /* a stream socket or a pipe: a short read
+                                   takes all there is */
+    int drained;                /* a short read emptied it and no edge came
+                                   since: the next read waits first */
+    int hup;                    /* the poller saw a hang-up or error; sticky,
+                                   so a short read never waits for an edge
+                                   that already came (EOF must be seen) */
 };
 
 struct weft__pool;

@@ -11,6 +11,17 @@
  * SIGSEGV as it would have (with a core dump where enabled). Any other fault
  * goes to the handler installed before weft's, or to the default action.
  *
+ * A program (or a test framework: cmocka does) may install its own SIGSEGV
+ * handler after weft's; it would then get the overflow, on the overflowed
+ * stack unless it asked for SA_ONSTACK, and die without the report. So
+ * weft_coro_create() re-checks the action every WEFT__SEGV_RECHECK creates
+ * on each thread (a sigaction call costs as much as a few creates) and,
+ * when it finds another, puts weft's back with the newcomer as the handler
+ * chained to. What remains: a handler installed after the last check and
+ * before an overflow still displaces the report; a handler that chains back
+ * to the one it displaced is called once and then the default action ends
+ * the process (no endless ping-pong between the two).
+ *
  * Everything the handler calls is async-signal-safe: it formats with its
  * own code and writes with write(2).
  */
@@ -29,7 +40,9 @@ enum { ALTSTACK_BYTES = 64 * 1024 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t altstack_key;  /* frees a thread's altstack at exit */
-static struct sigaction previous;   /* SIGSEGV action before weft's */
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER; /* previous */
+static struct sigaction previous;   /* SIGSEGV action weft's displaced */
+static __thread int chaining;       /* this thread's handler is in previous's */
 
 /* Appends `s` to buf at *len, within cap. */
 static void put_str(char *buf, size_t *len, size_t cap, const char *s)
@@ -70,7 +83,7 @@ static int in_guard(const struct weft_coro *co, const char *addr)
 {
     const char *lo = co->stack.lo;
     return co->stack.guard == WEFT__GUARD_PAGE && addr < lo &&
-           addr >= lo - weft__page_size();
+           addr >= lo - weft__stack_guard_size();
 }
 
 static void on_segv(int sig, siginfo_t *info, void *uctx)
@@ -85,6 +98,11 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
         signal(SIGSEGV, SIG_DFL);   /* the fault repeats and ends the process */
         return;
     }
+    if (chaining) {                 /* previous chained back here */
+        signal(SIGSEGV, SIG_DFL);
+        return;
+    }
+    chaining = 1;
     if (previous.sa_flags & SA_SIGINFO) {
         previous.sa_sigaction(sig, info, uctx);
     } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
@@ -92,6 +110,30 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
     } else {
         signal(SIGSEGV, SIG_DFL);
     }
+    chaining = 0;
+}
+
+/* Installs weft's action unless it is the current one, keeping the current
+   one in `previous`. */
+static void install(void)
+{
+    struct sigaction sa, cur;
+    pthread_mutex_lock(&install_lock);
+    if (sigaction(SIGSEGV, NULL, &cur) == 0 &&
+        !((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_segv)) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_segv;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGSEGV, &sa, &cur) == 0)
+            previous = cur;
+    }
+    pthread_mutex_unlock(&install_lock);
+}
+
+void weft__overflow_recheck(void)
+{
+    install();
 }
 
 static void free_altstack(void *mem)
@@ -103,12 +145,7 @@ static void free_altstack(void *mem)
 
 static void init_once(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_segv;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, &previous);
+    install();
     pthread_key_create(&altstack_key, free_altstack);
 }
 

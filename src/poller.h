@@ -12,7 +12,8 @@
 
 enum {
     WEFT__POLL_IN = 1,          /* readable, hung up or in error */
-    WEFT__POLL_OUT = 2          /* writable, hung up or in error */
+    WEFT__POLL_OUT = 2,         /* writable, hung up or in error */
+    WEFT__POLL_HUP = 4          /* the peer hung up, or an error: for good */
 };
 
 struct weft__poll {

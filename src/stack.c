@@ -2,42 +2,34 @@
  * stack.c - mmap'd coroutine stacks with guard pages, pooled for reuse.
  *
  * Invariants:
- * - Every slot is [guard page][usable size bytes]; slots of one size come
- *   from slabs of that size class, carved in order and never unmapped.
- * - A free slot keeps its guard and its touched pages; its list node lives
- *   in its top bytes, where the coroutine record sits while it is in use.
+ * - Every slot is [guard][usable size bytes]; slots of one size come from
+ *   slabs of that size class, carved in order and never unmapped. The guard
+ *   is 64 KiB where MADV_GUARD_INSTALL works (it costs neither a mapping
+ *   nor memory, and a 32 KiB frame cannot jump it), else one page.
+ * - A free slot keeps its guard and its touched pages while it is one of
+ *   the first DEPOT_KEEP free slots of its class in the depot (or in a
+ *   thread's cache); its list node lives in its top bytes, where the
+ *   coroutine record sits while it is in use. Free slots past DEPOT_KEEP
+ *   are released: their pages go back to the kernel (MADV_DONTNEED, the
+ *   guard stays) and the depot remembers them in `released`, outside the
+ *   slots, since their memory reads as zero from then on.
  * - A thread takes and returns slots through its own cache without locks;
  *   the depot, shared by all threads under `depot_lock`, refills and drains
  *   caches in batches and receives a thread's cache when the thread exits.
  *
- * Guards. Linux counts each run of pages with one protection as a mapping
- * and caps a process at vm.max_map_count (65,530 by default); an mprotect'd
- * guard page costs two, so guards made that way stop near 32,000 stacks. On
- * Linux 6.13 and later, MADV_GUARD_INSTALL makes guard pages that cost no
- * mapping at all, so every stack gets one. Elsewhere (older kernels, or
- * qemu-user, which accepts the advice but ignores it) guards are made with
- * mprotect while they take at most a quarter of vm.max_map_count, and the
- * slots past that keep their guard page as a canary area that must stay
- * zero. Reading it never makes it resident (untouched pages read as the
- * shared zero page), so a canary costs no memory.
+ * Guards are made by stack_guard.c: see there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
+#include "weft/coro.h"
 #include "compiler.h"
 #include "stack.h"
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102 /* Linux 6.13; absent from older headers */
-#endif
 
 #ifdef WEFT_ASAN
 #include <sanitizer/asan_interface.h>
@@ -48,7 +40,7 @@ enum {
     CACHE_CLASSES = 4,    /* sizes a thread caches without locking */
     CACHE_MAX = 64,       /* free slots a thread keeps per size */
     BATCH = 16,           /* slots moved between cache and depot at once */
-    CANARY_BYTES = 64     /* top of the guard page checked in canary mode */
+    DEPOT_KEEP = 256      /* free slots per class the depot keeps resident */
 };
 
 /* A free slot's list node, in the slot's top bytes. */
@@ -62,6 +54,11 @@ struct node {
 struct depot_class {
     size_t size;              /* usable bytes of its slots */
     struct node *free;        /* free slots returned by threads */
+    size_t nfree;             /* length of `free` */
+    uintptr_t *released;      /* released slots: lo | guard (lo is page
+                                 aligned, so bit 0 is free) */
+    size_t nreleased;         /* entries in `released` */
+    size_t released_cap;      /* room in `released` */
     char *slab_next;          /* next uncarved slot in the current slab */
     char *slab_end;           /* end of the current slab */
     struct depot_class *next; /* next size class */
@@ -78,75 +75,17 @@ static pthread_mutex_t depot_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct depot_class *depot;     /* size classes, under depot_lock */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t cache_key;       /* flushes a cache at thread exit */
-static size_t page;                   /* system page size */
-static int madv_guards;               /* MADV_GUARD_INSTALL works here */
-static long mprotect_budget;          /* guards mprotect may still make */
-static atomic_long mprotect_used;     /* guards made by mprotect */
+static size_t guard_bytes;            /* below each slot: 64 KiB or a page */
 
 static __thread struct cache_class cache[CACHE_CLASSES];
 static __thread int cache_registered; /* cache_key set for this thread */
 
 static void cache_flush(void *unused);
 
-size_t weft__page_size(void)
-{
-    if (!page)
-        page = (size_t)sysconf(_SC_PAGESIZE);
-    return page;
-}
-
-static long read_max_map_count(void)
-{
-    char buf[32] = {0};
-    long v = 65530;
-    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, buf, sizeof buf - 1) > 0)
-            v = strtol(buf, NULL, 10);
-        close(fd);
-    }
-    return v > 0 ? v : 65530;
-}
-
-/*
- * True when MADV_GUARD_INSTALL really guards: the kernel must then refuse to
- * read the page (EFAULT) when asked to write it into a pipe.
- */
-static int probe_madv_guard(void)
-{
-    int ok = 0, fds[2];
-    char *p = mmap(NULL, page, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return 0;
-    if (madvise(p, page, MADV_GUARD_INSTALL) == 0 &&
-        pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
-        ok = write(fds[1], p, 1) < 0 && errno == EFAULT;
-        close(fds[0]);
-        close(fds[1]);
-    }
-    munmap(p, page);
-    return ok;
-}
-
 static void init_once(void)
 {
-    weft__page_size();
     pthread_key_create(&cache_key, cache_flush);
-    madv_guards = probe_madv_guard();
-    mprotect_budget = read_max_map_count() / 4;
-}
-
-/* Makes the page below `lo` a guard; returns the enum weft__guard obtained. */
-static int guard_install(char *lo)
-{
-    char *g = lo - page;
-    if (madv_guards && madvise(g, page, MADV_GUARD_INSTALL) == 0)
-        return WEFT__GUARD_PAGE;
-    if (atomic_fetch_add(&mprotect_used, 1) < mprotect_budget &&
-        mprotect(g, page, PROT_NONE) == 0)
-        return WEFT__GUARD_PAGE;
-    return WEFT__GUARD_CANARY;
+    guard_bytes = weft__stack_guard_size();
 }
 
 static struct node *node_of(char *lo, size_t size)
@@ -177,7 +116,7 @@ static struct depot_class *depot_class(size_t size)
 static struct node *depot_take(size_t size, unsigned want)
 {
     struct node *list = NULL, *fresh = NULL;
-    size_t slot = size + page;
+    size_t slot = size + guard_bytes;
     pthread_mutex_lock(&depot_lock);
     struct depot_class *c = depot_class(size);
     if (!c)
@@ -185,6 +124,16 @@ static struct node *depot_take(size_t size, unsigned want)
     while (want && c->free) {
         struct node *n = c->free;
         c->free = n->next;
+        c->nfree--;
+        n->next = list;
+        list = n;
+        want--;
+    }
+    while (want && c->nreleased) {       /* zero pages now: a new node */
+        uintptr_t r = c->released[--c->nreleased];
+        struct node *n = node_of((char *)(r & ~(uintptr_t)1), size);
+        n->guard = (int)(r & 1);
+        n->used = 1;                     /* ASan: unpoison it on reuse */
         n->next = list;
         list = n;
         want--;
@@ -200,7 +149,7 @@ static struct node *depot_take(size_t size, unsigned want)
         c->slab_end = m + bytes;
     }
     while (want && c->slab_next != c->slab_end) {
-        struct node *n = node_of(c->slab_next + page, size);
+        struct node *n = node_of(c->slab_next + guard_bytes, size);
         c->slab_next += slot;
         n->next = fresh;
         fresh = n;
@@ -211,7 +160,7 @@ out:
     while (fresh) {
         struct node *n = fresh;
         fresh = n->next;
-        n->guard = guard_install((char *)(n + 1) - size);
+        n->guard = weft__stack_guard_install((char *)(n + 1) - size);
         n->used = 0;
         n->next = list;
         list = n;
@@ -219,22 +168,88 @@ out:
     return list;
 }
 
-/* Gives a list of free slots of `size` back to the depot. */
-static void depot_give(size_t size, struct node *list)
+/*
+ * Releases the pages of the free slots past the first `keep` of class `c`,
+ * under depot_lock: each slot's memory is dropped (one madvise for a run of
+ * adjacent slots, guards included, which MADV_DONTNEED leaves in place) and
+ * the slot moves to `released`. Returns how many were released.
+ */
+static size_t depot_release(struct depot_class *c, size_t keep)
 {
+    if (c->nfree <= keep)
+        return 0;
+    size_t n = c->nfree - keep, done = 0;
+    if (c->nreleased + n > c->released_cap) {
+        size_t cap = c->released_cap ? c->released_cap : 1024;
+        while (cap < c->nreleased + n)
+            cap *= 2;
+        uintptr_t *r = realloc(c->released, cap * sizeof *r);
+        if (!r)
+            return 0;       /* they stay resident, and reusable */
+        c->released = r;
+        c->released_cap = cap;
+    }
+    char *run_lo = NULL, *run_hi = NULL;
+    for (; done < n; done++) {
+        struct node *s = c->free;
+        c->free = s->next;
+        c->nfree--;
+        char *hi = (char *)(s + 1), *lo = hi - c->size;
+        c->released[c->nreleased++] = (uintptr_t)lo | (uintptr_t)(s->guard & 1);
+        if (lo - guard_bytes == run_hi) {
+            run_hi = hi;
+        } else if (hi == run_lo) {
+            run_lo = lo - guard_bytes;
+        } else {
+            if (run_lo)
+                madvise(run_lo, (size_t)(run_hi - run_lo), MADV_DONTNEED);
+            run_lo = lo - guard_bytes;
+            run_hi = hi;
+        }
+    }
+    if (run_lo)
+        madvise(run_lo, (size_t)(run_hi - run_lo), MADV_DONTNEED);
+    return done;
+}
+
+/* Gives a list of free slots of `size` back to the depot, which releases
+   what it holds past `keep`; returns how many it released. */
+static size_t depot_give(size_t size, struct node *list, size_t keep)
+{
+    size_t released = 0;
     if (!list)
-        return;
+        return 0;
     struct node *last = list;
-    while (last->next)
+    size_t n = 1;
+    while (last->next) {
         last = last->next;
+        n++;
+    }
     pthread_mutex_lock(&depot_lock);
     struct depot_class *c = depot_class(size);
     if (c) {
         last->next = c->free;
         c->free = list;
+        c->nfree += n;
+        released = depot_release(c, keep);
     }
     /* Without memory for a class record the slots are lost, not reused. */
     pthread_mutex_unlock(&depot_lock);
+    return released;
+}
+
+int weft_stack_trim(void)
+{
+    size_t n = 0;
+    for (int i = 0; i < CACHE_CLASSES; i++) {     /* this thread's cache */
+        n += depot_give(cache[i].size, cache[i].free, 0);
+        cache[i] = (struct cache_class){0};
+    }
+    pthread_mutex_lock(&depot_lock);
+    for (struct depot_class *c = depot; c; c = c->next)
+        n += depot_release(c, 0);
+    pthread_mutex_unlock(&depot_lock);
+    return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
 /* Returns this thread's cache entry for `size`, claiming a free one. */
@@ -256,7 +271,7 @@ static void cache_flush(void *unused)
 {
     (void)unused;
     for (int i = 0; i < CACHE_CLASSES; i++) {
-        depot_give(cache[i].size, cache[i].free);
+        depot_give(cache[i].size, cache[i].free, DEPOT_KEEP);
         cache[i] = (struct cache_class){0};
     }
 }
@@ -306,7 +321,7 @@ void weft__stack_put(const struct weft__stack *st)
     n->used = 1;
     if (!cc) {
         n->next = NULL;
-        depot_give(size, n);
+        depot_give(size, n, DEPOT_KEEP);
         return;
     }
     if (cc->count == CACHE_MAX) {
@@ -316,15 +331,9 @@ void weft__stack_put(const struct weft__stack *st)
         cc->free = last->next;
         last->next = NULL;
         cc->count -= BATCH;
-        depot_give(size, list);
+        depot_give(size, list, DEPOT_KEEP);
     }
     n->next = cc->free;
     cc->free = n;
     cc->count++;
-}
-
-int weft__stack_canary_ok(const struct weft__stack *st)
-{
-    static const char zero[CANARY_BYTES];
-    return memcmp(st->lo - CANARY_BYTES, zero, CANARY_BYTES) == 0;
 }

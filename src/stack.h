@@ -1,11 +1,13 @@
 /*
  * stack.h - coroutine stacks: mmap'd slots with a guard below, pooled.
  *
- * A slot is [guard page][usable stack ... record]: the guard page is the
- * lowest page, the usable memory sits above it and the coroutine keeps its
- * record at the very top. Slots are carved from slabs (one mmap serves many
- * stacks) and never unmapped; freed slots wait in a per-thread cache and a
- * process-wide depot for the next weft__stack_get() of the same size.
+ * A slot is [guard][usable stack ... record]: the guard is the lowest part
+ * (64 KiB or a page), the usable memory sits above it and the coroutine
+ * keeps its record at the very top. Slots are carved from slabs (one mmap
+ * serves many stacks) and never unmapped; freed slots wait in a per-thread
+ * cache and a process-wide depot for the next weft__stack_get() of the same
+ * size, and the depot gives the memory of those past a high-water mark back
+ * to the kernel (weft_stack_trim() all of it).
  */
 #ifndef WEFT_STACK_H
 #define WEFT_STACK_H
@@ -20,13 +22,17 @@ enum weft__guard {
 };
 
 struct weft__stack {
-    char *lo;      /* lowest usable byte; the guard page is just below it */
+    char *lo;      /* lowest usable byte; the guard is just below it */
     char *hi;      /* one past the highest byte of the slot */
     int guard;     /* enum weft__guard of this slot */
 };
 
 /* The system page size, read once. */
 size_t weft__page_size(void);
+
+/* Bytes of guard below every slot's `lo`: 64 KiB where MADV_GUARD_INSTALL
+   works (guards there are free), else one page. */
+size_t weft__stack_guard_size(void);
 
 /*
  * Takes a slot with `size` usable bytes (a multiple of the page size) from
@@ -36,6 +42,10 @@ int weft__stack_get(size_t size, struct weft__stack *st);
 
 /* Returns a slot to the pool of the calling thread. */
 void weft__stack_put(const struct weft__stack *st);
+
+/* Makes the guard below a fresh slot's `lo` (stack_guard.c); returns the
+   enum weft__guard obtained. */
+int weft__stack_guard_install(char *lo);
 
 /* True when a WEFT__GUARD_CANARY slot's guard area is still all zero. */
 int weft__stack_canary_ok(const struct weft__stack *st);

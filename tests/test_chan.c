@@ -3,7 +3,8 @@
  * clock: every documented return code, the unbuffered rendezvous and the
  * buffered ring, FIFO service of senders and receivers, close with drain,
  * cancellation and timeout while waiting (nothing moved, the waiter gone
- * from the queue), select (array order, exactly one case, -EPIPE results,
+ * from the queue), select (fair choice among ready cases, array order with
+ * WEFT_SELECT_ORDERED, exactly one case, -EPIPE results,
  * NOWAIT, timeout, cancellation), and a seeded randomized run of many tasks
  * checked against a reference model.
  *
@@ -693,11 +694,12 @@ static int main_select_ready(void *arg, void **result)
     v = 2;
     EXPECT_CODE(weft_chan_send(b, &v), 0);
     EXPECT_CODE(weft_chan_send(full, &v), 0);
-    /* Both ready: the first in the array wins, the other is untouched. */
+    /* Both ready, ORDERED: the first in the array wins, the other is
+       untouched. */
     weft_select_case c[3] = {{.ch = b, .op = WEFT_SELECT_RECV, .elem = &rb},
                              {.ch = a, .op = WEFT_SELECT_RECV, .elem = &ra}};
     c[0].result = c[1].result = 12345;
-    EXPECT_CODE(weft_select(c, 2, 0), 0);
+    EXPECT_CODE(weft_select(c, 2, WEFT_SELECT_ORDERED), 0);
     EXPECT_CODE(c[0].result, 0);
     EXPECT_CODE(rb, 2);
     EXPECT_CODE(ra, -1);
@@ -747,7 +749,7 @@ static int main_select_ready(void *arg, void **result)
     EXPECT_CODE(weft_select(c, 1, WEFT_SELECT_NOWAIT), -EINVAL);
     EXPECT_CODE(weft_select(NULL, 2, 0), -EINVAL);
     c[0] = (weft_select_case){.ch = a, .op = WEFT_SELECT_RECV, .elem = &v};
-    EXPECT_CODE(weft_select(c, 1, WEFT_SELECT_NOWAIT << 1), -EINVAL); /* unknown flag */
+    EXPECT_CODE(weft_select(c, 1, WEFT_SELECT_ORDERED << 1), -EINVAL); /* unknown flag */
     EXPECT_CODE(weft_now(), 0);
     EXPECT_CODE(weft_chan_destroy(a), 0);
     EXPECT_CODE(weft_chan_destroy(b), 0);
@@ -760,6 +762,70 @@ static void test_chan_select_ready_cases(void **state)
 {
     (void)state;
     assert_code(vrun(main_select_ready, NULL, NULL), 0);
+    assert_expectations();
+}
+
+/* Two buffered channels always ready: 10,000 selects take each case 40-60 %
+   of the time (a fair coin strays past 45-55 % with odds below 1e-20), and
+   exactly as often as its channel lost a value; ORDERED takes case 0 always.
+   Three always-ready cases and one never-ready: each ready one about a third. */
+static int main_select_fair(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    enum { N = 10000 };
+    weft_chan *ch[3], *never;
+    int v = 1, got[3] = {0, 0, 0}, r;
+    for (int i = 0; i < 3; i++)
+        EXPECT_CODE(weft_chan_create(&ch[i], sizeof(int), 1), 0);
+    EXPECT_CODE(weft_chan_create(&never, sizeof(int), 0), 0);
+    weft_select_case c[4];
+    for (int i = 0; i < 3; i++)
+        c[i] = (weft_select_case){.ch = ch[i], .op = WEFT_SELECT_RECV, .elem = &r};
+    c[3] = (weft_select_case){.ch = never, .op = WEFT_SELECT_RECV, .elem = &r};
+    for (int i = 0; i < 3; i++)
+        EXPECT_CODE(weft_chan_send(ch[i], &v), 0);
+    for (int k = 0; k < N; k++) {
+        int rc = weft_select(c, 2, 0);
+        EXPECT(rc == 0 || rc == 1);
+        if (rc < 0 || rc > 1)
+            break;
+        EXPECT_CODE(c[rc].result, 0);
+        got[rc]++;
+        EXPECT_CODE(weft_chan_len(ch[rc]), 0);
+        EXPECT_CODE(weft_chan_len(ch[1 - rc]), 1);
+        EXPECT_CODE(weft_chan_send(ch[rc], &v), 0);   /* ready again */
+    }
+    EXPECT(got[0] >= N * 40 / 100 && got[0] <= N * 60 / 100);
+    EXPECT(got[1] >= N * 40 / 100 && got[1] <= N * 60 / 100);
+    EXPECT_CODE(got[0] + got[1], N);
+    for (int k = 0; k < 100; k++) {
+        EXPECT_CODE(weft_select(c, 2, WEFT_SELECT_ORDERED | WEFT_SELECT_NOWAIT), 0);
+        EXPECT_CODE(weft_chan_send(ch[0], &v), 0);
+    }
+    got[0] = got[1] = 0;
+    for (int k = 0; k < 3 * N; k++) {
+        int rc = weft_select(c, 4, WEFT_SELECT_NOWAIT);
+        EXPECT(rc >= 0 && rc < 3);
+        if (rc < 0 || rc >= 3)
+            break;
+        got[rc]++;
+        EXPECT_CODE(weft_chan_send(ch[rc], &v), 0);
+    }
+    for (int i = 0; i < 3; i++)
+        EXPECT(got[i] >= N * 90 / 100 && got[i] <= N * 110 / 100);
+    for (int i = 0; i < 3; i++) {
+        EXPECT_CODE(weft_chan_recv(ch[i], &r), 0);
+        EXPECT_CODE(weft_chan_destroy(ch[i]), 0);
+    }
+    EXPECT_CODE(weft_chan_destroy(never), 0);
+    return 0;
+}
+
+static void test_chan_select_fair(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_select_fair, NULL, NULL), 0);
     assert_expectations();
 }
 
@@ -1173,6 +1239,7 @@ int main(void)
         TEST(test_chan_cancel_and_timeout_while_waiting),
         TEST(test_chan_handoff_to_cancelled_waiter),
         TEST(test_chan_select_ready_cases),
+        TEST(test_chan_select_fair),
         TEST(test_chan_select_waiting),
         TEST(test_chan_randomized_model),
     };

@@ -3,6 +3,9 @@
  * documented contract: values both ways, states, every misuse code, nesting,
  * symmetric transfer, close, names, stacks, alignment, and the switch's
  * preservation of callee-saved registers and floating-point control state.
+ * Built twice: against weft as configured and against the other
+ * WEFT_FP_CONTROL build (WEFT_FP_CONTROL_THREAD says which this one is),
+ * with the floating-point rule of each.
  *
  * cmocka's assertions longjmp back to the test runner, which must never
  * happen from a coroutine's stack. So coroutine bodies only record: note()
@@ -1617,6 +1620,7 @@ static int flushes_to_zero(void)
 
 static uint64_t third_down, third_up; /* 1/3 rounded down and up */
 
+#ifndef WEFT_FP_CONTROL_THREAD
 static void *fpu_body(void *arg, void *in)
 {
     (void)arg, (void)in;
@@ -1716,6 +1720,86 @@ static void test_coro_fenv_rounding_per_context(void **state)
     assert_code(weft_coro_destroy(co), 0);
 }
 
+#else /* WEFT_FP_CONTROL_THREAD */
+/*
+ * WEFT_FP_CONTROL=thread: one floating-point control state per thread,
+ * shared by its coroutines (x86-64: MXCSR and the x87 control word;
+ * AArch64: FPCR). What a coroutine sets is what its resumer finds, and the
+ * other way round; a new coroutine runs with the state live at its first
+ * resume, not the one at its creation.
+ */
+static void *fpu_body(void *arg, void *in)
+{
+    (void)arg, (void)in;
+    EXPECT(fpu_get() == FPU_B);   /* live at the resume, not A of creation */
+    EXPECT(third_bits() == third_up);
+    fpu_set(FPU_C);
+    EXPECT_CODE(weft_coro_yield(NULL, NULL), 0);
+    EXPECT(fpu_get() == FPU_D);   /* what the resumer set meanwhile */
+    EXPECT(flushes_to_zero());
+    fpu_set(FPU_A);
+    return NULL;
+}
+
+static void test_coro_fpu_control_per_thread(void **state)
+{
+    (void)state;
+    fpu_set(FPU_A);
+    third_down = third_bits();
+    fpu_set(FPU_B);
+    third_up = third_bits();
+    assert_true(third_up != third_down);
+
+    fpu_set(FPU_A);
+    weft_coro *co = make(fpu_body, NULL);
+    fpu_set(FPU_B);
+    assert_code(weft_coro_resume(co, NULL, NULL), WEFT_CORO_YIELDED);
+    assert_true(fpu_get() == FPU_C);  /* the coroutine's change is the thread's */
+    assert_true(flushes_to_zero());
+    fpu_set(FPU_D);
+    assert_code(weft_coro_resume(co, NULL, NULL), WEFT_CORO_RETURNED);
+    assert_true(fpu_get() == FPU_A);
+    assert_true(third_bits() == third_down);
+    assert_expectations();
+    assert_code(weft_coro_destroy(co), 0);
+}
+
+static void *fenv_body(void *arg, void *in)
+{
+    (void)arg, (void)in;
+    EXPECT(fegetround() == FE_TOWARDZERO);
+    EXPECT_CODE(fesetround(FE_UPWARD), 0);
+    EXPECT_CODE(weft_coro_yield(NULL, NULL), 0);
+    EXPECT(fegetround() == FE_DOWNWARD);
+    EXPECT(third_bits() == third_down);
+    return NULL;
+}
+
+/* fesetround() in one context is seen by the others of the thread. */
+static void test_coro_fenv_rounding_per_thread(void **state)
+{
+    (void)state;
+    assert_code(fesetround(FE_DOWNWARD), 0);
+    third_down = third_bits();
+    assert_code(fesetround(FE_UPWARD), 0);
+    third_up = third_bits();
+    assert_true(third_up != third_down);
+
+    assert_code(fesetround(FE_DOWNWARD), 0);
+    weft_coro *co = make(fenv_body, NULL);
+    assert_code(fesetround(FE_TOWARDZERO), 0);
+    assert_code(weft_coro_resume(co, NULL, NULL), WEFT_CORO_YIELDED);
+    assert_int_equal(fegetround(), FE_UPWARD);
+    assert_true(third_bits() == third_up);
+    assert_code(fesetround(FE_DOWNWARD), 0);
+    assert_code(weft_coro_resume(co, NULL, NULL), WEFT_CORO_RETURNED);
+    assert_int_equal(fegetround(), FE_DOWNWARD);
+    assert_expectations();
+    assert_code(weft_coro_destroy(co), 0);
+}
+
+#endif /* WEFT_FP_CONTROL_THREAD */
+
 /* ------------------------------------------------------------------------ */
 
 #define TEST(f) cmocka_unit_test_setup(f, reset_trace)
@@ -1755,8 +1839,17 @@ int main(void)
         TEST(test_coro_deep_recursion),
         TEST(test_coro_callee_saved_registers),
         TEST(test_coro_callee_saved_registers_transfer),
+#ifndef WEFT_FP_CONTROL_THREAD
         FPU_TEST(test_coro_fpu_control_per_context),
         FPU_TEST(test_coro_fenv_rounding_per_context),
+#else
+        FPU_TEST(test_coro_fpu_control_per_thread),
+        FPU_TEST(test_coro_fenv_rounding_per_thread),
+#endif
     };
+#ifdef WEFT_FP_CONTROL_THREAD
+    return cmocka_run_group_tests_name("coro (WEFT_FP_CONTROL=thread)", tests, NULL, NULL);
+#else
     return cmocka_run_group_tests_name("coro", tests, NULL, NULL);
+#endif
 }

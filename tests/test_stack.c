@@ -100,6 +100,19 @@ static long max_map_count(void)
     return v;
 }
 
+/* The resident set of this process in bytes (/proc/self/statm). */
+static long rss_bytes(void)
+{
+    long total = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &total, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (long)page;
+}
+
 /* Whether [a, a + n) and [b, b + m) overlap. */
 static int overlap(const char *a, size_t n, const char *b, size_t m)
 {
@@ -347,6 +360,132 @@ static void test_stack_overflow_in_switch_reported(void **state)
                  "%d of 32 while resuming; %s", unreported[0], unreported[1], first);
 }
 
+/* A frame of 32 KiB whose far (lowest) end is touched first. */
+__attribute__((noinline)) static int big_frame(void)
+{
+    volatile char big[32 * 1024];
+    big[0] = 1;
+    return big[0];
+}
+
+/* Recurses until less than 16 KiB of the stack is left, then calls
+   big_frame(), whose far end lies 16 KiB or more below the stack. */
+__attribute__((noinline)) static int descend_then_big(const char *lo)
+{
+    volatile char frame[512];
+    frame[0] = 0;
+    if ((const char *)frame - lo > 16 * (long)KiB)
+        return descend_then_big(lo) + frame[0];
+    return big_frame() + frame[0];
+}
+
+static void *big_frame_body(void *arg, void *in)
+{
+    (void)arg, (void)in;
+    return P(descend_then_big(weft_coro_current()->stack.lo));
+}
+
+static void big_frame_child(void *arg)
+{
+    weft_coro_opts o = {.stack_size = 64 * KiB, .name = "deep"};
+    weft_coro *below, *co;
+    (void)arg;
+    /* A neighbour first: with a guard of one page, the frame would land in
+       the slot of whichever coroutine lies below. */
+    if (weft_coro_create(&below, big_frame_body, NULL, &o) != 0 ||
+        weft_coro_create(&co, big_frame_body, NULL, &o) != 0)
+        _exit(2);
+    if (co->stack.guard != WEFT__GUARD_PAGE)
+        _exit(3);
+    weft_coro_resume(co, NULL, NULL);
+    _exit(4); /* not reached */
+}
+
+/*
+ * A frame bigger than a page jumps a one-page guard. Where guards are free
+ * (MADV_GUARD_INSTALL) they are 64 KiB: a coroutine with less than 16 KiB
+ * of stack left that touches the far end of a 32 KiB local array faults in
+ * its guard and gets the one-line report, not another coroutine's memory.
+ * Skipped where guards are one page (older kernels, qemu-user).
+ */
+static void test_stack_big_frame_overflow_reported(void **state)
+{
+    (void)state;
+    char err[4096], want[160];
+    if (weft__stack_guard_size() < 48 * KiB) {
+        print_message("guards are %zu bytes here (no MADV_GUARD_INSTALL)\n",
+                      weft__stack_guard_size());
+        skip();
+    }
+    expected_overflow_line(want, sizeof want, "");
+    int status = run_child(big_frame_child, NULL, err, sizeof err);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+        fail_msg("child %s, stderr: \"%s\"", signal_name(status), err);
+#ifdef WEFT_ASAN
+    if (!strstr(err, want))
+        fail_msg("stderr \"%s\" lacks \"%s\"", err, want);
+#else
+    assert_string_equal(err, want);
+#endif
+}
+
+/* As cmocka's: a SIGSEGV handler without SA_ONSTACK that ends the process. */
+static void later_handler(int sig)
+{
+    (void)sig;
+    _exit(42);
+}
+
+/* arg 0: overflows; 1: a fault that is not weft's (a NULL write). */
+static void later_handler_child(void *arg)
+{
+    struct sigaction sa;
+    weft_coro *co;
+    weft_coro_opts o = {.stack_size = 64 * KiB, .name = "deep"};
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = later_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);          /* displaces weft's */
+    for (int i = 0; i < WEFT__SEGV_RECHECK; i++) {
+        if (weft_coro_create(&co, overflow_body, NULL, &o) != 0)
+            _exit(2);
+        if (i < WEFT__SEGV_RECHECK - 1)
+            weft_coro_destroy(co);
+    }
+    if (N(arg))
+        *(volatile int *)(uintptr_t)(recursion_limit + 1) = 1; /* NULL, unfoldable */
+    weft_coro_resume(co, NULL, NULL);
+    _exit(4); /* not reached */
+}
+
+/*
+ * A SIGSEGV handler installed after weft's (cmocka installs one around
+ * every test) would get the overflow on the overflowed stack and die
+ * without the report. Creating coroutines puts weft's back (at least once
+ * every WEFT__SEGV_RECHECK creates), chaining to the newcomer: an overflow
+ * is reported, and a fault that is not weft's still reaches the later
+ * handler.
+ */
+static void test_stack_overflow_after_later_handler(void **state)
+{
+    (void)state;
+    char err[4096], want[160];
+    expected_overflow_line(want, sizeof want, "");
+    int status = run_child(later_handler_child, P(0), err, sizeof err);
+    drop_emulator_line(err);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+        fail_msg("overflow: child %s, stderr: \"%s\"", signal_name(status), err);
+#ifdef WEFT_ASAN
+    if (!strstr(err, want))
+        fail_msg("stderr \"%s\" lacks \"%s\"", err, want);
+#else
+    assert_string_equal(err, want);
+#endif
+    status = run_child(later_handler_child, P(1), err, sizeof err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 42)
+        fail_msg("other fault: child %s, stderr: \"%s\"", signal_name(status), err);
+}
+
 static void *canary_body(void *arg, void *in)
 {
     (void)arg, (void)in;
@@ -509,6 +648,57 @@ static void test_stack_pool_reuses_slot(void **state)
     assert_ptr_equal(s2.hi, s1.hi);
     assert_int_equal(s2.guard, s1.guard);
     weft__stack_put(&s2);
+}
+
+/*
+ * Free stacks past the pool's high-water mark give their memory back as
+ * they are freed, and weft_stack_trim() gives back the rest: 1,024
+ * coroutines with 48 KiB of stack each made resident, destroyed: at most
+ * half the growth stays (the pool keeps 256 + a cache of 64 resident);
+ * after weft_stack_trim() at most 1/16. Released slots are reused with zero
+ * pages and their guards intact.
+ */
+static void test_stack_release_memory(void **state)
+{
+    (void)state;
+    enum { COUNT = 1024, TOUCH = 48 * 1024 };
+    int fds[2];
+    weft_coro **co = calloc(COUNT, sizeof *co);
+    assert_non_null(co);
+    assert_int_equal(pipe(fds), 0);
+    (void)weft_stack_trim();
+    long before = rss_bytes();
+    for (int i = 0; i < COUNT; i++) {
+        co[i] = make(return_in_body, NULL, 0, NULL);
+        memset(co[i]->stack.lo + page, 0xa5, TOUCH);
+    }
+    long growth = rss_bytes() - before;
+    assert_true(growth >= (long)COUNT * TOUCH * 9 / 10);  /* it was measured */
+    for (int i = 0; i < COUNT; i++)
+        assert_code(weft_coro_destroy(co[i]), 0);
+    long after = rss_bytes() - before;
+    int trimmed = weft_stack_trim();
+    long after_trim = rss_bytes() - before;
+    print_message("RSS growth %ld KiB; after destroy %ld KiB; after trim (%d stacks) %ld KiB\n",
+                  growth / 1024, after / 1024, trimmed, after_trim / 1024);
+    assert_true(after <= growth / 2);
+    assert_true(trimmed >= 256);
+    assert_true(after_trim <= growth / 16);
+    assert_code(weft_stack_trim(), 0);                      /* nothing left */
+    for (int i = 0; i < COUNT; i++) {
+        void *out = NULL;
+        co[i] = make(return_in_body, NULL, 0, NULL);
+        assert_int_equal(co[i]->stack.lo[page], 0);          /* a fresh page */
+        if (co[i]->stack.guard == WEFT__GUARD_PAGE)
+            assert_int_equal(read_errno(fds[1], co[i]->stack.lo - 1), EFAULT);
+        assert_code(weft_coro_resume(co[i], P(i), &out), WEFT_CORO_RETURNED);
+        assert_ptr_equal(out, P(i));
+    }
+    for (int i = 0; i < COUNT; i++)
+        assert_code(weft_coro_destroy(co[i]), 0);
+    close(fds[0]);
+    close(fds[1]);
+    free(co);
 }
 
 /*
@@ -845,6 +1035,7 @@ static void test_stack_million_coroutines(void **state)
     long page_guards = 0, canaries = 0, broken_canaries = 0, failed_destroy = 0;
     weft_coro **co = calloc(COUNT, sizeof *co);
     assert_non_null(co);
+    long rss_before = rss_bytes(), rss_peak;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < COUNT; i++) {
         void *out = NULL;
@@ -866,6 +1057,7 @@ static void test_stack_million_coroutines(void **state)
     assert_int_equal(not_suspended, 0);
     assert_int_equal(page_guards + canaries, COUNT);
     double t_live = seconds_since(&t0);
+    rss_peak = rss_bytes();
     for (long i = 0; i < COUNT; i++) {
         void *out = NULL;
         failed_finish += weft_coro_resume(co[i], P(i), &out) != WEFT_CORO_RETURNED ||
@@ -878,15 +1070,24 @@ static void test_stack_million_coroutines(void **state)
     for (long i = 0; i < COUNT; i++)
         failed_destroy += weft_coro_destroy(co[i]) != 0;
     assert_int_equal(failed_destroy, 0);
+    free(co);
+    co = NULL;
+    long rss_after = rss_bytes();
+    int trimmed = weft_stack_trim();
+    long rss_trimmed = rss_bytes();
     getrusage(RUSAGE_SELF, &ru);
     print_message("1,000,000 coroutines: all suspended after %.2f s, done after %.2f s; "
                   "%ld guard pages, %ld canaries; peak RSS %ld MiB\n",
                   t_live, seconds_since(&t0), page_guards, canaries, ru.ru_maxrss / 1024);
+    print_message("RSS before %ld MiB, all suspended %ld MiB, all destroyed %ld MiB "
+                  "(%+ld MiB), after weft_stack_trim() (%d stacks) %ld MiB\n",
+                  rss_before >> 20, rss_peak >> 20, rss_after >> 20,
+                  (rss_after - rss_before) >> 20, trimmed, rss_trimmed >> 20);
+    assert_true(rss_after - rss_before <= (long)(64 * MiB));
     if (madv_guards_work())
         assert_int_equal(page_guards, COUNT);
     else
         assert_true(page_guards <= max_map_count() / 4);
-    free(co);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -898,10 +1099,13 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         TEST(test_stack_overflow_reported),
         TEST(test_stack_overflow_in_switch_reported),
+        TEST(test_stack_big_frame_overflow_reported),
+        TEST(test_stack_overflow_after_later_handler),
         TEST(test_stack_canary_overwrite_reported),
         TEST(test_stack_canary_check),
         TEST(test_stack_guard_page),
         TEST(test_stack_pool_reuses_slot),
+        TEST(test_stack_release_memory),
         TEST(test_stack_size_classes),
         TEST(test_stack_custom_sizes),
         TEST(test_stack_many_distinct),

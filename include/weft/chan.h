@@ -105,12 +105,17 @@ typedef struct weft_select_case {
 /* weft_select() flag: return -EAGAIN at once if no case is ready (Go's
    default case). */
 #define WEFT_SELECT_NOWAIT 1
+/* weft_select() flag: when several cases are ready, take the first in array
+   order (a priority order) instead of one chosen uniformly at random. */
+#define WEFT_SELECT_ORDERED 2
 
 /*
  * Waits until one of cases[0..n) can proceed and performs exactly that one:
  * returns its index, with cases[i].result set (0, or -EPIPE for a closed
  * channel: a send that failed or a receive from a drained closed channel).
- * When several are ready at once, the first in the array wins.
+ * When several are ready at once, one of them is chosen uniformly at random
+ * (as in Go), so a busy case cannot starve the others; with
+ * WEFT_SELECT_ORDERED the first ready one in the array wins.
  * With WEFT_SELECT_NOWAIT, returns -EAGAIN when none is ready. Returns
  * -EINVAL (bad arguments); -EPERM (would wait outside a task); -ECANCELED /
  * -ETIMEDOUT (nothing done). May suspend.

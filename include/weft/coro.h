@@ -9,6 +9,17 @@
  *
  * A coroutine belongs to the thread that created it: it is resumed, closed
  * and destroyed on that thread only.
+ *
+ * Floating-point control state (x86-64: the MXCSR and x87 control words -
+ * rounding, flush-to-zero, precision; AArch64: FPCR) depends on how weft was
+ * built. With WEFT_FP_CONTROL=coroutine (the default) each coroutine has its
+ * own, as the psABI treats those bits as callee-saved: a new coroutine
+ * starts with its creator's state at creation, and fesetround() in one
+ * coroutine never changes another's. With WEFT_FP_CONTROL=thread the state
+ * is the thread's, shared by all its coroutines, and a switch is cheaper: a
+ * coroutine that changes the rounding mode (or FTZ/DAZ, precision, FPCR)
+ * must restore it before it yields, transfers or returns, or every other
+ * coroutine of the thread runs with its change.
  */
 #ifndef WEFT_CORO_H
 #define WEFT_CORO_H
@@ -75,9 +86,10 @@ typedef struct weft_coro_opts {
  * weft_coro_resume().
  *
  * Stacks come from a per-thread pool, so creating after destroying costs no
- * system call. Each stack has a guard page below it where the kernel allows
- * (see README "Stacks"); an overflow into it ends the process with one line
- * on stderr naming the coroutine.
+ * system call. Each stack has a guard below it where the kernel allows (64
+ * KiB where MADV_GUARD_INSTALL works, else one page; see README "Stacks");
+ * an overflow into it ends the process with one line on stderr naming the
+ * coroutine.
  *
  * Returns 0 and sets *out, or -EINVAL (NULL out or fn, stack size outside
  * [WEFT_STACK_MIN, WEFT_STACK_MAX]) or -ENOMEM (no memory for the stack).
@@ -204,6 +216,23 @@ size_t weft_coro_stack_size(const weft_coro *co);
  */
 int weft_coro_set_userdata(weft_coro *co, void *data);
 void *weft_coro_userdata(const weft_coro *co);
+
+/* ------------------------------------------------------------------------ */
+/* Stack memory                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Gives the memory of pooled free stacks back to the kernel now: the calling
+ * thread's cached stacks and every free stack of the process-wide pool
+ * (other threads' caches, up to 64 stacks per size each, stay). Their
+ * address space stays reserved, with guards, for later coroutines, which
+ * then start on fresh zero pages. Without this call the pool keeps up to 256
+ * free stacks per size resident and releases the rest as they are freed.
+ *
+ * Returns the number of stacks released (0 when none was pooled).
+ * Thread-safe. Never suspends.
+ */
+int weft_stack_trim(void);
 
 #ifdef __cplusplus
 }

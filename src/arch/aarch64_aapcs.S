@@ -9,6 +9,9 @@
  *   0x60  d8   d9       0x70  d10  d11      0x80  d12  d13
  *   0x90  d14  d15      0xa0  FPCR pad
  *
+ * Built with WEFT_FP_CONTROL_THREAD the frame ends at 0xa0: FPCR is the
+ * thread's, neither saved nor restored.
+ *
  * int weft__switch(void **save_sp, void *to_sp, int code)
  *   x0 = where to store this context's stack pointer
  *   x1 = the stack pointer of the context to resume
@@ -56,18 +59,23 @@ weft__switch:
     stp     d10, d11, [sp, #0x70]
     stp     d12, d13, [sp, #0x80]
     stp     d14, d15, [sp, #0x90]
+#ifndef WEFT_FP_CONTROL_THREAD
     mrs     x9, fpcr                /* floating-point control of this one */
     str     x9, [sp, #WEFT__CTX_FPU]
+#endif
     mov     x10, sp
     str     x10, [x0]               /* this context is now suspended */
 
     mov     sp, x1                  /* the switch: same frame shape there */
 
+#ifndef WEFT_FP_CONTROL_THREAD
     ldr     x11, [sp, #WEFT__CTX_FPU]
     cmp     x9, x11
     b.eq    1f                      /* writing FPCR is slow: only on change */
     msr     fpcr, x11
-1:  ldp     x19, x20, [sp, #0x00]
+1:
+#endif
+    ldp     x19, x20, [sp, #0x00]
     ldp     x21, x22, [sp, #0x10]
     ldp     x23, x24, [sp, #0x20]
     ldp     x25, x26, [sp, #0x30]

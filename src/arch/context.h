@@ -14,12 +14,19 @@
  * restores it every time (stmxcsr's result is slow to read back, ldmxcsr is
  * cheap); AArch64 writes FPCR only when the incoming value differs, since
  * there the write is the slow part.
+ *
+ * Built with WEFT_FP_CONTROL=thread (WEFT_FP_CONTROL_THREAD defined), the
+ * floating-point control state belongs to the thread instead, shared by all
+ * its coroutines: the frame has no slot for it and the switch neither saves
+ * nor restores it. struct weft__frame describes the frame of either build
+ * (debuggers read the layout from it).
  */
 #ifndef WEFT_ARCH_CONTEXT_H
 #define WEFT_ARCH_CONTEXT_H
 
 #if defined(__x86_64__)
 
+#ifndef WEFT_FP_CONTROL_THREAD
 /*
  *  x86-64 System V frame, at the saved stack pointer:
  *
@@ -41,6 +48,26 @@
 #define WEFT__CTX_RBP 0x30
 #define WEFT__CTX_PC 0x38
 #define WEFT__CTX_SIZE 0x40
+#else
+/*
+ *  x86-64 System V frame of the WEFT_FP_CONTROL=thread build:
+ *
+ *  offset  0x00  0x08  0x10  0x18  0x20  0x28  0x30
+ *        +-----+-----+-----+-----+-----+-----+-----+
+ *        | r12 | r13 | r14 | r15 | rbx | rbp | rip |
+ *        +-----+-----+-----+-----+-----+-----+-----+
+ *  size 0x38: a frame ending at a 16-byte aligned address resumes with the
+ *  stack pointer there, 16-byte aligned, as after the call that pushed rip.
+ */
+#define WEFT__CTX_R12 0x00
+#define WEFT__CTX_R13 0x08
+#define WEFT__CTX_R14 0x10
+#define WEFT__CTX_R15 0x18
+#define WEFT__CTX_RBX 0x20
+#define WEFT__CTX_RBP 0x28
+#define WEFT__CTX_PC 0x30
+#define WEFT__CTX_SIZE 0x38
+#endif
 
 #elif defined(__aarch64__)
 
@@ -58,8 +85,12 @@
 #define WEFT__CTX_X29 0x50
 #define WEFT__CTX_PC 0x58
 #define WEFT__CTX_D8 0x60
+#ifndef WEFT_FP_CONTROL_THREAD
 #define WEFT__CTX_FPU 0xa0
 #define WEFT__CTX_SIZE 0xb0
+#else
+#define WEFT__CTX_SIZE 0xa0       /* the thread build: no FPCR, no pad */
+#endif
 
 #else
 #error "weft supports x86-64 and AArch64 only"
@@ -73,15 +104,19 @@
 #if defined(__x86_64__)
 
 struct weft__frame {
+#ifndef WEFT_FP_CONTROL_THREAD
     uint32_t mxcsr;   /* SSE control and status: rounding, FTZ, DAZ */
     uint16_t x87_cw;  /* x87 control word: precision and rounding */
     uint16_t pad;     /* unused; keeps the registers 8-byte aligned */
+#endif
     uint64_t r12, r13, r14, r15, rbx, rbp; /* callee-saved integers */
     uint64_t pc;      /* where weft__switch returns to */
 };
 
+#ifndef WEFT_FP_CONTROL_THREAD
 _Static_assert(offsetof(struct weft__frame, mxcsr) == WEFT__CTX_FPU, "mxcsr");
 _Static_assert(offsetof(struct weft__frame, x87_cw) == WEFT__CTX_FPU + 4, "cw");
+#endif
 _Static_assert(offsetof(struct weft__frame, r12) == WEFT__CTX_R12, "r12");
 _Static_assert(offsetof(struct weft__frame, r13) == WEFT__CTX_R13, "r13");
 _Static_assert(offsetof(struct weft__frame, r14) == WEFT__CTX_R14, "r14");
@@ -96,7 +131,11 @@ _Static_assert(offsetof(struct weft__frame, pc) == WEFT__CTX_PC, "pc");
 /* Copies the running thread's floating-point control state into `f`. */
 static inline void weft__frame_fpu_capture(struct weft__frame *f)
 {
+#ifndef WEFT_FP_CONTROL_THREAD
     __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(f->mxcsr), "=m"(f->x87_cw));
+#else
+    (void)f;          /* the thread's, shared: nothing to copy */
+#endif
 }
 
 #elif defined(__aarch64__)
@@ -105,30 +144,39 @@ struct weft__frame {
     uint64_t x[11];   /* x19..x29: callee-saved integers and frame pointer */
     uint64_t pc;      /* x30: where weft__switch returns to */
     uint64_t d[8];    /* d8..d15: callee-saved low halves of v8..v15 */
+#ifndef WEFT_FP_CONTROL_THREAD
     uint64_t fpcr;    /* floating-point control: rounding, FZ, DN */
     uint64_t pad;     /* keeps the frame a multiple of 16 bytes */
+#endif
 };
 
 _Static_assert(offsetof(struct weft__frame, x) == WEFT__CTX_X19, "x19");
 _Static_assert(offsetof(struct weft__frame, x[10]) == WEFT__CTX_X29, "x29");
 _Static_assert(offsetof(struct weft__frame, pc) == WEFT__CTX_PC, "pc");
 _Static_assert(offsetof(struct weft__frame, d) == WEFT__CTX_D8, "d8");
+#ifndef WEFT_FP_CONTROL_THREAD
 _Static_assert(offsetof(struct weft__frame, fpcr) == WEFT__CTX_FPU, "fpcr");
+#endif
 
 /* The register weft__entry() finds the coroutine record in (x19). */
 #define WEFT__FRAME_SET_ARG(f, p) ((f)->x[0] = (uint64_t)(uintptr_t)(p))
 
 static inline void weft__frame_fpu_capture(struct weft__frame *f)
 {
+#ifndef WEFT_FP_CONTROL_THREAD
     uint64_t v;
     __asm__ volatile("mrs %0, fpcr" : "=r"(v));
     f->fpcr = v;
+#else
+    (void)f;          /* the thread's, shared: nothing to copy */
+#endif
 }
+
+_Static_assert(WEFT__CTX_SIZE % 16 == 0, "sp stays 16-byte aligned across a switch");
 
 #endif
 
 _Static_assert(sizeof(struct weft__frame) == WEFT__CTX_SIZE, "frame size");
-_Static_assert(WEFT__CTX_SIZE % 16 == 0, "frame keeps 16-byte alignment");
 
 /*
  * Saves the running context's frame on its stack, stores its stack pointer in

@@ -8,6 +8,10 @@
  *   0x08  r12     0x10  r13     0x18  r14     0x20  r15
  *   0x28  rbx     0x30  rbp     0x38  return address
  *
+ * Built with WEFT_FP_CONTROL_THREAD the first slot is not there (the
+ * floating-point control state is the thread's) and everything moves down
+ * by 8: r12 at 0x00 ... return address at 0x30.
+ *
  * int weft__switch(void **save_sp, void *to_sp, int code)
  *   rdi = where to store this context's stack pointer
  *   rsi = the stack pointer of the context to resume
@@ -61,18 +65,22 @@ weft__switch:
     pushq   %r12
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset %r12, 0
+#ifndef WEFT_FP_CONTROL_THREAD
     subq    $8, %rsp                /* room for MXCSR and the x87 CW */
     .cfi_adjust_cfa_offset 8
     stmxcsr WEFT__CTX_FPU(%rsp)     /* SSE control/status of this context */
     fnstcw  WEFT__CTX_FPU+4(%rsp)   /* x87 control word of this context */
+#endif
     movq    %rsp, (%rdi)            /* this context is now suspended */
 
     movq    %rsi, %rsp              /* the switch: same frame shape there */
 
+#ifndef WEFT_FP_CONTROL_THREAD
     ldmxcsr WEFT__CTX_FPU(%rsp)     /* its own floating-point control */
     fldcw   WEFT__CTX_FPU+4(%rsp)
     addq    $8, %rsp
     .cfi_adjust_cfa_offset -8
+#endif
     popq    %r12
     .cfi_adjust_cfa_offset -8
     .cfi_restore %r12
