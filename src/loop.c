@@ -167,6 +167,7 @@ int weft_run_opts(weft_task_fn main, void *arg, void **result,
     weft__list_init(&L.zombies);
     L.virtual_clock = opts && opts->virtual_clock;
     L.workers = opts && opts->workers > 0 ? opts->workers : 4;
+    L.slow_ns = opts && opts->slow_task_ns > 0 ? opts->slow_task_ns : 0;
     L.error_handler = opts ? opts->error_handler : NULL;
     L.error_arg = opts ? opts->error_arg : NULL;
     L.stack_size = opts && opts->stack_size ? opts->stack_size : WEFT_STACK_DEFAULT;
@@ -176,10 +177,15 @@ int weft_run_opts(weft_task_fn main, void *arg, void **result,
     weft__loop = &L;
 
     struct weft_task *m;
-    int rc = weft__spawn(&L, &m, main, arg, &(weft_task_opts){.name = "main"});
+    /* Debug mode needs the I/O state from the start: with it, every
+       switch leaves through next_tick(), where slow.c times it. */
+    int rc = L.slow_ns && !weft__io_get(&L) ? -ENOMEM : 0;
+    if (rc == 0)
+        rc = weft__spawn(&L, &m, main, arg, &(weft_task_opts){.name = "main"});
     if (rc == 0) {
         int stuck = run_until_empty(&L, m);
         rc = stuck ? stuck : m->code;
+        m->retrieved = 1;       /* its outcome is weft_run's: read */
         if (result)
             *result = m->result;
     }

@@ -114,6 +114,7 @@ struct weft_task {
     uint64_t id;                /* spawn order, for default names */
     uint64_t end_seq;           /* order of its end among the loop's tasks */
     char name[32];              /* NUL-terminated */
+    void *resume_pc;            /* debug mode: where it last resumed */
 };
 
 struct weft__loop {
@@ -139,6 +140,12 @@ struct weft__loop {
     uint64_t next_id;           /* for task ids */
     uint64_t ends;              /* tasks ended so far, for end_seq */
     struct weft_task *free_tasks; /* recycled task records (via link.next) */
+    int64_t slow_ns;            /* debug mode (slow.c): report a task that
+                                   runs longer without suspending; 0 off */
+    int64_t slow_since;         /* CLOCK_MONOTONIC when the running task
+                                   was dispatched, in debug mode */
+    size_t slow_batch;          /* debug mode's own batch: `batch` stays 0
+                                   there, so every switch takes next_tick */
     weft_error_handler_fn error_handler; /* unread failures; NULL prints */
     void *error_arg;            /* its argument */
 };
@@ -184,6 +191,27 @@ void weft__wake(struct weft_task *t, int code);
 
 /* Queues a runnable task at the end of the run queue. */
 void weft__enqueue(struct weft__loop *L, struct weft_task *t);
+
+/* Takes the head of the non-empty run queue and makes it the running task
+   (its switch is the caller's). */
+static inline struct weft_task *weft__runq_take(struct weft__loop *L)
+{
+    struct weft_task *t = weft__container_of(L->runq.next, struct weft_task, link);
+    weft__list_remove(&t->link);
+    L->runq_len--;
+    t->state = WEFT__TASK_RUNNING;
+    L->current = t;
+    return t;
+}
+
+/* True when the loop has work of its own: callbacks, descriptors or other
+   threads to poll, or alarms now due (sched.c). */
+int weft__loop_work_due(struct weft__loop *L);
+
+/* Debug mode (slow.c): next_tick() and weft__run_tasks() hand over to these
+   while L->slow_ns is set; they time each task's run between switches. */
+int weft__slow_next(struct weft__loop *L, struct weft_task *self, struct weft_coro *me);
+void weft__slow_run_tasks(struct weft__loop *L);
 
 /* Takes every waiter off `q` and wakes (or notifies) it with code 0. */
 void weft__wake_all(struct weft__list *q);

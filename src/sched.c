@@ -73,18 +73,11 @@ void weft__enqueue(struct weft__loop *L, struct weft_task *t)
    batch <= runq_len, so the queue is not empty. */
 static inline struct weft_task *take_batched(struct weft__loop *L)
 {
-    struct weft_task *t = weft__container_of(L->runq.next, struct weft_task, link);
-    weft__list_remove(&t->link);
-    L->runq_len--;
     L->batch--;
-    t->state = WEFT__TASK_RUNNING;
-    L->current = t;
-    return t;
+    return weft__runq_take(L);
 }
 
-/* True when the loop has work of its own: callbacks, descriptors or other
-   threads to poll, or alarms now due. */
-static int loop_work_due(struct weft__loop *L)
+int weft__loop_work_due(struct weft__loop *L)
 {
     if (!weft__list_empty(&L->ready) || weft__io_pending(L))
         return 1;
@@ -92,15 +85,6 @@ static int loop_work_due(struct weft__loop *L)
     return t && t->deadline <= weft__now(L);
 }
 
-/*
- * Leaves the running task `self` (already queued or parked) for the next
- * runnable task, or for the loop, and returns what its own switch brings
- * back when it runs again: its wake_code, handed over by whoever switches
- * to it. Nothing is left to do after the switch, so callers end with
- * "return switch_away(...)" and the switch is a tail call: no return then
- * goes to a call made on another task's stack, which the return-stack
- * predictor would miss.
- */
 /* Switches from `self` (running on coroutine `me`) to the head of the run
    queue, which the tick's batch still covers. */
 static inline int dispatch(struct weft__loop *L, struct weft_task *self,
@@ -118,7 +102,9 @@ static inline int dispatch(struct weft__loop *L, struct weft_task *self,
 __attribute__((noinline)) static int next_tick(struct weft__loop *L, struct weft_task *self,
                                                struct weft_coro *me)
 {
-    if (!loop_work_due(L))
+    if (WEFT_UNLIKELY(L->slow_ns))     /* debug mode: every switch comes here */
+        return weft__slow_next(L, self, me);
+    if (!weft__loop_work_due(L))
         L->batch = L->runq_len;
     if (L->batch)
         return dispatch(L, self, me);
@@ -284,6 +270,10 @@ int weft_sleep(int64_t ns)
 
 void weft__run_tasks(struct weft__loop *L)
 {
+    if (WEFT_UNLIKELY(L->slow_ns)) {
+        weft__slow_run_tasks(L);
+        return;
+    }
     L->batch = L->runq_len;
     while (L->batch) {
         struct weft_task *t = take_batched(L);

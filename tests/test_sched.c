@@ -1295,11 +1295,105 @@ static void test_sched_100k_sleepers_wake_in_deadline_order(void **state)
 
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ */
+/* Debug mode: slow tasks (weft_loop_opts.slow_task_ns)                     */
+/* ------------------------------------------------------------------------ */
+
+/* Spins for `ms` of real time without suspending. */
+static void busy(int64_t ms)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < ms * 1000000L);
+}
+
+/* A task that yields `arg` times, busy 30 ms once if its name says so. */
+static int slow_body(void *arg, void **result)
+{
+    (void)result;
+    const char *name = weft_task_name(weft_task_current());
+    for (int i = 0; i < (int)N(arg); i++) {
+        say("%s%d", name, i);
+        if (i == 1 && name[0] == 's')
+            busy(30);
+        EXPECT_CODE(weft_yield(), 0);
+    }
+    if (name[0] == 'e')
+        busy(30);               /* ends without suspending again */
+    return 0;
+}
+
+static int main_slow(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_task *t[3];
+    EXPECT_CODE(weft_spawn(&t[0], slow_body, P(3), &(weft_task_opts){.name = "fast"}), 0);
+    EXPECT_CODE(weft_spawn(&t[1], slow_body, P(3), &(weft_task_opts){.name = "slow"}), 0);
+    EXPECT_CODE(weft_spawn(&t[2], slow_body, P(1), &(weft_task_opts){.name = "ender"}), 0);
+    EXPECT_CODE(weft_sleep(MS(1)), 0);
+    say("main");
+    for (int i = 0; i < 3; i++)
+        EXPECT_CODE(weft_task_release(t[i]), 0);
+    return 0;
+}
+
+/* Runs main_slow with stderr caught in `err`. */
+static int run_caught(int64_t slow_ns, char *err, size_t cap)
+{
+    char path[] = "/tmp/weft-slow-XXXXXX";
+    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+    unlink(path);
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO);
+    int rc = weft_run_opts(main_slow, NULL, NULL, &(weft_loop_opts){
+        .virtual_clock = 1, .slow_task_ns = slow_ns});
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ssize_t n = pread(fd, err, cap - 1, 0);
+    err[n > 0 ? n : 0] = '\0';
+    close(fd);
+    return rc;
+}
+
+static void test_sched_slow_task_reported(void **state)
+{
+    (void)state;
+    char err[2048], plain[sizeof logbuf];
+    /* Off: nothing reported; the order of events is what debug mode must
+       keep. */
+    assert_code(run_caught(0, err, sizeof err), 0);
+    assert_expectations();
+    assert_string_equal(err, "");
+    strcpy(plain, logbuf);
+    reset(NULL);
+    assert_code(run_caught(MS(10), err, sizeof err), 0);
+    assert_expectations();
+    assert_string_equal(logbuf, plain);
+    assert_string_equal(logbuf, "fast0 slow0 ender0 fast1 slow1 fast2 slow2 main");
+    /* The two slow runs, each on a line of its own; the fast task never. */
+    const char *a = strstr(err, "weft: task 'slow' ran ");
+    const char *b = strstr(err, "weft: task 'ender' ran ");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(strstr(a, " ms without suspending (slow_task_ns is 10.0 ms); it had "
+                              "resumed at "));
+    assert_null(strstr(err, "'fast'"));
+    int lines = 0;
+    for (const char *c = err; *c; c++)
+        lines += *c == '\n';
+    assert_int_equal(lines, 2);
+}
+
 #define TEST(f) cmocka_unit_test_setup(f, reset)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        TEST(test_sched_slow_task_reported),
         TEST(test_sched_run_returns_main_code_and_result),
         TEST(test_sched_run_null_main),
         TEST(test_sched_run_nested_ebusy),

@@ -61,6 +61,16 @@ typedef struct weft_loop_opts {
                            line on stderr: "weft: task 'NAME' failed with
                            ERROR, and nobody read it" */
     void *error_arg;    /* passed to error_handler */
+    int64_t slow_task_ns; /* debug mode, 0 (off) by default: a task that
+                           runs longer than this without suspending
+                           (CLOCK_MONOTONIC, also under the virtual clock)
+                           is reported on stderr, "weft: task 'NAME' ran
+                           12.3 ms without suspending (slow_task_ns is
+                           10.0 ms); it had resumed at SYMBOL+0xOFF" - the
+                           code that called the weft function it last
+                           waited in, or "its start" (asyncio's
+                           slow_callback_duration). Off, it costs the
+                           switch nothing; on, a clock read per switch. */
 } weft_loop_opts;
 
 /*

@@ -1,0 +1,113 @@
+/*
+ * slow.c - debug mode: a task that runs longer than
+ * weft_loop_opts.slow_task_ns without suspending is reported on stderr with
+ * its name, how long it ran and where it had been resumed (asyncio's
+ * slow_callback_duration).
+ *
+ * The fast path knows nothing of it. In debug mode the loop keeps its
+ * tick's batch in slow_batch and leaves `batch` at 0, and its I/O state
+ * exists from the start, so every switch_away() falls through to
+ * next_tick(), which hands over to weft__slow_next(): that reads the clock,
+ * reports the task that is leaving if it ran too long, and dispatches the
+ * next one exactly as next_tick() and dispatch() would. A task that ends
+ * returns to the loop's stack, where weft__slow_run_tasks() times it.
+ * With the mode off, the only cost is one test of slow_ns per tick.
+ *
+ * Run time is measured on CLOCK_MONOTONIC even under the virtual clock,
+ * which stands still while a task runs.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "arch/context.h"
+#include "coro_internal.h"
+#include "loop.h"
+
+static int64_t real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Where `t` will resume: the return address in its saved frame. The switch
+ * is reached by tail calls, so that is mostly the code that called the
+ * weft function it waited in; a task that has not run starts at its body.
+ */
+static void *resume_pc(const struct weft_task *t)
+{
+    const struct weft__frame *f = t->top->sp;
+    return (void *)(uintptr_t)f->pc;
+}
+
+/* `pc` as "symbol+0xoff" where dladdr knows the symbol (exported ones:
+   link with -rdynamic for a program's own), else as "file+0xoff" for
+   addr2line, else its address. */
+static void describe(void *pc, char *buf, size_t cap)
+{
+    Dl_info info;
+    if (pc == (void *)weft__entry)
+        snprintf(buf, cap, "its start");
+    else if (!pc || !dladdr(pc, &info))
+        snprintf(buf, cap, "%p", pc);
+    else if (info.dli_sname)
+        snprintf(buf, cap, "%s+0x%tx", info.dli_sname, (char *)pc - (char *)info.dli_saddr);
+    else
+        snprintf(buf, cap, "%s+0x%tx", info.dli_fname, (char *)pc - (char *)info.dli_fbase);
+}
+
+/* Reports `t` if it ran longer than allowed; `now` is the clock. */
+static void check(struct weft__loop *L, struct weft_task *t, int64_t now)
+{
+    int64_t ran = now - L->slow_since;
+    if (ran <= L->slow_ns)
+        return;
+    char where[256];
+    describe(t->resume_pc, where, sizeof where);
+    fprintf(stderr, "weft: task '%s' ran %.1f ms without suspending (slow_task_ns is "
+            "%.1f ms); it had resumed at %s\n", weft_task_name(t), (double)ran / 1e6,
+            (double)L->slow_ns / 1e6, where);
+}
+
+/* Makes `t` the running task and notes where and when it resumes. */
+static struct weft_task *take(struct weft__loop *L, int64_t now)
+{
+    L->slow_batch--;
+    struct weft_task *t = weft__runq_take(L);
+    t->resume_pc = resume_pc(t);
+    L->slow_since = now;
+    return t;
+}
+
+int weft__slow_next(struct weft__loop *L, struct weft_task *self, struct weft_coro *me)
+{
+    int64_t now = real_ns();
+    check(L, self, now);
+    if (!L->slow_batch && !weft__loop_work_due(L))
+        L->slow_batch = L->runq_len;
+    if (!L->slow_batch) {
+        L->current = NULL;
+        return weft__coro_jump(me, L->base, 0);
+    }
+    struct weft_task *next = take(L, now);
+    if (next == self)
+        return self->wake_code;
+    return weft__coro_jump(me, next->top, next->wake_code);
+}
+
+void weft__slow_run_tasks(struct weft__loop *L)
+{
+    L->slow_batch = L->runq_len;
+    while (L->slow_batch) {
+        struct weft_task *t = take(L, real_ns());
+        if (weft__coro_jump(L->base, t->top, t->wake_code) == WEFT_CORO_RETURNED) {
+            check(L, L->ended, real_ns());
+            weft__task_finish(L, L->ended);
+        }
+        L->current = NULL;
+    }
+}
