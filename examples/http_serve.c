@@ -48,22 +48,43 @@ static const char hello[] = "Hello, World!\n";
 static const char *http_date(void)
 {
     static _Thread_local time_t last;
-    static _Thread_local char buf[40];
+    static _Thread_local char buf[2][40]; /* alternate: a new date, a new pointer */
+    static _Thread_local int cur;
     time_t now = time(NULL);
     if (now != last) {
         struct tm tm;
+        cur ^= 1;
         gmtime_r(&now, &tm);
-        strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        strftime(buf[cur], sizeof buf[cur], "%a, %d %b %Y %H:%M:%S GMT", &tm);
         last = now;
     }
-    return buf;
+    return buf[cur];
 }
 
 /* Appends one response; a body of NULL is the status's reason and a LF. */
 static void respond(struct conn *c, int status, const char *body, int head_only, int keep,
                     int minor)
 {
+    /* The common answer (200 hello, kept alive, HTTP/1.1) is formatted
+       once per Date and copied. */
+    static _Thread_local char hello_buf[RESPONSE_MAX];
+    static _Thread_local size_t hello_len;
+    static _Thread_local const char *hello_date;
     char reason[64];
+    if (status == 200 && body == hello && !head_only && keep && minor) {
+        const char *date = http_date();
+        if (date != hello_date || !hello_len) {
+            hello_len = (size_t)snprintf(hello_buf, sizeof hello_buf,
+                                         "HTTP/1.1 200 OK\r\nServer: weft\r\nDate: %s\r\n"
+                                         "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+                                         "\r\n%s", date, sizeof hello - 1, hello);
+            hello_date = date;
+        }
+        memcpy(c->out + c->outlen, hello_buf, hello_len);
+        c->outlen += hello_len;
+        c->srv->requests++;
+        return;
+    }
     if (!body) {
         snprintf(reason, sizeof reason, "%s\n", http_reason(status));
         body = reason;
