@@ -9,10 +9,10 @@
  * kernel choose) and prints "listening on ADDR:PORT" once it does.
  * GET / answers "Hello, World!\n"; GET /sleep?ms=N sleeps N ms first.
  * --loops takes 1 today: a loop per core with SO_REUSEPORT comes with
- * weft's multi-loop support. SIGINT or SIGTERM stops it: the signal is read
- * from a signalfd by a task, the accept loop is cancelled, connections
- * still open are cancelled and closed by weft_run(), and it prints what it
- * served and exits 0.
+ * weft's multi-loop support. SIGINT or SIGTERM stops it: a task waits for
+ * them (weft_signal_wait), the accept loop is cancelled, connections still
+ * open are cancelled and closed by weft_run(), and it prints what it served
+ * and exits 0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,20 +31,17 @@
 struct args {
     const char *host;
     int port;
-    int sfd;                 /* SIGINT and SIGTERM arrive here */
     struct http_server srv;
 };
 
-/* Waits for SIGINT or SIGTERM on the signalfd. */
+/* Waits for SIGINT or SIGTERM, which the loop watches. */
 static int signals(void *arg, void **result)
 {
-    struct args *a = arg;
-    struct signalfd_siginfo si;
-    (void)result;
-    ssize_t n = weft_read(a->sfd, &si, sizeof si);
-    if (n == (ssize_t)sizeof si)
-        printf("http_server: %s\n", strsignal((int)si.ssi_signo));
-    return n < 0 ? (int)n : 0;
+    (void)arg, (void)result;
+    int sig = weft_signal_wait();
+    if (sig > 0)
+        printf("http_server: %s\n", strsignal(sig));
+    return sig < 0 ? sig : 0;
 }
 
 static int async_main(void *arg, void **result)
@@ -58,6 +54,9 @@ static int async_main(void *arg, void **result)
     int rc;
     (void)result;
 
+    /* Watched before the listen's name lookup starts the worker pool. */
+    if ((rc = weft_signal_watch(SIGINT)) < 0 || (rc = weft_signal_watch(SIGTERM)) < 0)
+        return rc;
     if ((a->srv.lfd = weft_tcp_listen(a->host, a->port, 4096)) < 0)
         return a->srv.lfd;
     if (getsockname(a->srv.lfd, (struct sockaddr *)&addr, &alen) == 0 &&
@@ -98,7 +97,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    struct args a = {.host = "127.0.0.1", .port = 8080, .sfd = -1, .srv = {.lfd = -1}};
+    struct args a = {.host = "127.0.0.1", .port = 8080, .srv = {.lfd = -1}};
     long loops = 1;
     char *end;
     for (int i = 1; i < argc; i++) {
@@ -124,21 +123,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    /* SIGINT and SIGTERM arrive on a descriptor: blocked in every thread,
-       read by a task. A client gone mid-write is an error return. */
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
-        (a.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-        perror("http_server: signalfd");
-        return 1;
-    }
-    signal(SIGPIPE, SIG_IGN);
-
     int rc = weft_run(async_main, &a, NULL);
-    weft_io_close(a.sfd);
     if (rc < 0)
         fprintf(stderr, "http_server: %s\n", weft_strerror(rc));
     return rc < 0;
