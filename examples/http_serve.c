@@ -101,16 +101,24 @@ static void respond(struct conn *c, int status, const char *body, int head_only,
     c->srv->requests++;
 }
 
-/* Writes what is in c->out, within request_timeout. */
+/* Writes what is in c->out, within request_timeout. A send that takes it
+   all (the usual case) needs no timer; the rest waits under a scope. */
 static int flush(struct conn *c)
 {
     weft_scope s;
     ssize_t n = 0;
+    size_t done;
     if (c->outlen == 0)
         return 0;
-    weft_scope_enter_timeout(&s, c->srv->request_timeout);
-    n = weft_write_all(c->fd, c->out, c->outlen);
-    weft_scope_exit(&s);
+    n = send(c->fd, c->out, c->outlen, MSG_DONTWAIT | MSG_NOSIGNAL);
+    done = n > 0 ? (size_t)n : 0;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        n = -errno;
+    } else if (done < c->outlen) {
+        weft_scope_enter_timeout(&s, c->srv->request_timeout);
+        n = weft_write_all(c->fd, c->out + done, c->outlen - done);
+        weft_scope_exit(&s);
+    }
     c->outlen = 0;
     return n < 0 ? (int)n : 0;
 }
