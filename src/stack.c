@@ -328,3 +328,19 @@ int weft__stack_canary_ok(const struct weft__stack *st)
     static const char zero[CANARY_BYTES];
     return memcmp(st->lo - CANARY_BYTES, zero, CANARY_BYTES) == 0;
 }
+
+void weft__stack_pool_stats(size_t *slots, size_t *bytes)
+{
+    *slots = *bytes = 0;
+    for (int i = 0; i < CACHE_CLASSES; i++) {
+        *slots += cache[i].count;
+        *bytes += cache[i].count * cache[i].size;
+    }
+    pthread_mutex_lock(&depot_lock);
+    for (struct depot_class *c = depot; c; c = c->next)
+        for (struct node *n = c->free; n; n = n->next) {
+            ++*slots;
+            *bytes += c->size;
+        }
+    pthread_mutex_unlock(&depot_lock);
+}

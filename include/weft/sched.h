@@ -46,6 +46,10 @@ typedef struct weft_loop_opts {
     size_t stack_size;  /* default stack of the loop's tasks, 0 for
                            WEFT_STACK_DEFAULT */
     int workers;        /* threads of the worker pool (weft/io.h), 0 for 4 */
+    int dump_signal;    /* nonzero: on this signal (e.g. SIGQUIT) the loop
+                           prints weft_dump() on stderr at its next tick and
+                           runs on; the handler stays installed after the
+                           loop (weft/debug.h) */
 } weft_loop_opts;
 
 /*
