@@ -147,9 +147,11 @@ static int run_until_empty(struct weft__loop *L, struct weft_task *main_task)
                 weft__io_poll(L, 0);
         } else if (weft__timer_heap_min(&L->timers)) {
             idle(L);
+            weft__debug_waited(L);
             fire_alarms(L, weft__now(L));
         } else if (weft__io_pending(L)) {
             weft__io_poll(L, -1);   /* only descriptors or threads can help */
+            weft__debug_waited(L);
         } else {
             rc = -EDEADLK;
             deadlock(L, deadlocks++ > 0);

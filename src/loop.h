@@ -153,8 +153,9 @@ struct weft__loop {
     uint64_t ends;              /* tasks ended so far, for end_seq */
     struct weft_task *free_tasks; /* recycled task records (via link.next) */
     /* Introspection (weft/debug.h, debug.c). */
-    int64_t tick_now;           /* the clock at the start of the tick: when
-                                   tasks parking now began to wait */
+    int64_t tick_now;           /* the clock at the start of a recent tick:
+                                   when tasks parking now began to wait */
+    unsigned tick_skip;         /* ticks before tick_now is read again */
     uint64_t dispatched;        /* tasks handed to batches; minus `batch`,
                                    the dispatches so far */
     struct weft__dump_slot *dump; /* dump_signal's slot, or NULL */

@@ -100,8 +100,10 @@ typedef struct weft_task_info {
                                a timeout of weft_wait), else WEFT_FOREVER */
     int64_t deadline;       /* the earliest deadline of the timeout scopes
                                that apply, else WEFT_FOREVER */
-    int64_t waited;         /* nanoseconds since it began to wait, from the
-                               start of the loop tick in which it parked;
+    int64_t waited;         /* nanoseconds since it began to wait: since
+                               the loop last read its clock before the park
+                               (on the first tick after the loop waited, and
+                               every 64 ticks; exact on the virtual clock);
                                0 unless waiting */
     size_t stack_size;      /* bytes of its stack */
     size_t stack_used;      /* bytes of stack made resident (touched), from
