@@ -144,7 +144,7 @@ static void wait_detail(const struct weft__loop *L, const struct weft_task *t,
 /* Copies task `t` into `ti`. */
 static void task_info(const struct weft__loop *L, const struct weft_task *t,
                       weft_task_info *ti, int flags, unsigned char *vec,
-                      const struct fd_of *fds, long nfds)
+                      const struct fd_of *fds, long nfds, void *caller)
 {
     memset(ti, 0, sizeof *ti);
     ti->id = t->id;
@@ -169,6 +169,13 @@ static void task_info(const struct weft__loop *L, const struct weft_task *t,
     if (flags & WEFT_SNAPSHOT_BACKTRACES) {
         int n = weft_task_backtrace(t, ti->frames, WEFT_BACKTRACE_MAX);
         ti->nframes = n > 0 ? n : 0;
+        /* The running task took the snapshot: start at its call to weft. */
+        for (int i = 0; caller && t->state == WEFT__TASK_RUNNING && i < ti->nframes; i++)
+            if (ti->frames[i] == caller) {
+                ti->nframes -= i;
+                memmove(ti->frames, ti->frames + i, (size_t)ti->nframes * sizeof(void *));
+                break;
+            }
     }
 }
 
@@ -199,7 +206,8 @@ static void loop_info(const struct weft__loop *L, weft_loop_info *li)
     li->now = weft__now(L);
 }
 
-int weft__snapshot(struct weft__loop *L, weft_snapshot **out, int flags, int stuck_only)
+int weft__snapshot(struct weft__loop *L, weft_snapshot **out, int flags, int stuck_only,
+                   void *caller)
 {
     size_t page = weft__page_size(), most = 0;
     struct fd_of *fds;
@@ -223,7 +231,7 @@ int weft__snapshot(struct weft__loop *L, weft_snapshot **out, int flags, int stu
     for (const struct weft__list *n = L->tasks.next; n != &L->tasks; n = n->next) {
         const struct weft_task *t = weft__container_of(n, struct weft_task, all_link);
         if (!stuck_only || t->state == WEFT__TASK_PARKED)
-            task_info(L, t, &s->tasks[s->ntasks++], flags, vec, fds, nfds);
+            task_info(L, t, &s->tasks[s->ntasks++], flags, vec, fds, nfds, caller);
     }
     free(vec);
     free(fds);
@@ -239,18 +247,24 @@ error1:
     return -ENOMEM;
 }
 
-int weft_snapshot_take_opts(weft_snapshot **out, int flags)
+int weft__snapshot_take(weft_snapshot **out, int flags, void *caller)
 {
     if (!out || (flags & ~(WEFT_SNAPSHOT_BACKTRACES | WEFT_SNAPSHOT_STACK_USE)))
         return -EINVAL;
     if (!weft__loop)
         return -EPERM;
-    return weft__snapshot(weft__loop, out, flags, 0);
+    return weft__snapshot(weft__loop, out, flags, 0, caller);
 }
 
-int weft_snapshot_take(weft_snapshot **out)
+__attribute__((noinline)) int weft_snapshot_take_opts(weft_snapshot **out, int flags)
 {
-    return weft_snapshot_take_opts(out, WEFT_SNAPSHOT_BACKTRACES | WEFT_SNAPSHOT_STACK_USE);
+    return weft__snapshot_take(out, flags, __builtin_return_address(0));
+}
+
+__attribute__((noinline)) int weft_snapshot_take(weft_snapshot **out)
+{
+    return weft__snapshot_take(out, WEFT_SNAPSHOT_BACKTRACES | WEFT_SNAPSHOT_STACK_USE,
+                               __builtin_return_address(0));
 }
 
 void weft_snapshot_free(weft_snapshot *s)

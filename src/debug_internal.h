@@ -13,8 +13,19 @@
 #include "loop.h"
 
 /* Takes a snapshot of L (see weft_snapshot_take_opts); with `stuck_only`,
-   of the parked tasks only. 0 or -ENOMEM. */
-int weft__snapshot(struct weft__loop *L, weft_snapshot **out, int flags, int stuck_only);
+   of the parked tasks only. The running task's backtrace starts at the
+   return address `caller` (where it called into weft), if found. 0 or
+   -ENOMEM. */
+int weft__snapshot(struct weft__loop *L, weft_snapshot **out, int flags, int stuck_only,
+                   void *caller);
+
+/* weft_snapshot_take_opts() for the running loop, with `caller` as above. */
+int weft__snapshot_take(weft_snapshot **out, int flags, void *caller);
+
+/* The name of the function holding return address `pc`, from its object's
+   symbol table (symbols.c), with *offset = pc - its start; NULL when
+   unknown. The name stays valid until the process ends. */
+const char *weft__symbol(void *pc, uintptr_t *offset);
 
 /* A loop that prints its dump on a signal: the handler sets `pending` and
    writes the eventfd, which the loop polls; the loop prints. */

@@ -122,10 +122,15 @@ static void wait_text(const weft_task_info *ti, int64_t now, char *buf, size_t c
                  fmt_ns(t2, sizeof t2, ti->deadline - now));
 }
 
-/* One frame: "  function+0x1c (object)" from dladdr(), else offsets. */
+/* One frame: "  function+0x1c (object)" from the object's symbol table
+   or dladdr(), else offsets. */
 static int print_frame(FILE *f, void *pc)
 {
     Dl_info di;
+    uintptr_t off;
+    const char *name = weft__symbol(pc, &off);
+    if (name && dladdr((char *)pc - 1, &di))
+        return fprintf(f, "  %s+0x%" PRIxPTR " (%s)\n", name, off, di.dli_fname);
     /* A return address may be one past its function: look up pc - 1. */
     if (dladdr((char *)pc - 1, &di) && di.dli_sname)
         return fprintf(f, "  %s+0x%tx (%s)\n", di.dli_sname,
@@ -181,12 +186,13 @@ int weft_snapshot_print(const weft_snapshot *s, FILE *f)
     return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
 }
 
-int weft_dump(FILE *f)
+__attribute__((noinline)) int weft_dump(FILE *f)
 {
     weft_snapshot *s;
     if (!f)
         return -EINVAL;
-    int rc = weft_snapshot_take(&s);
+    int rc = weft__snapshot_take(&s, WEFT_SNAPSHOT_BACKTRACES | WEFT_SNAPSHOT_STACK_USE,
+                                 __builtin_return_address(0));
     if (rc < 0)
         return rc;
     rc = weft_snapshot_print(s, f);
@@ -198,7 +204,7 @@ weft_snapshot *weft__deadlock_snapshot(struct weft__loop *L)
 {
     weft_snapshot *s;
     int flags = WEFT_SNAPSHOT_BACKTRACES | WEFT_SNAPSHOT_STACK_USE;
-    return weft__snapshot(L, &s, flags, 1) < 0 ? NULL : s;
+    return weft__snapshot(L, &s, flags, 1, NULL) < 0 ? NULL : s;
 }
 
 void weft__deadlock_print(weft_snapshot *s)
@@ -306,7 +312,7 @@ void weft__dump_signalled(struct weft__loop *L)
     while (read(L->dump->fd, &n, sizeof n) > 0)
         ;
     weft_snapshot *s;
-    if (weft__snapshot(L, &s, WEFT_SNAPSHOT_BACKTRACES | WEFT_SNAPSHOT_STACK_USE, 0) < 0) {
+    if (weft__snapshot(L, &s, WEFT_SNAPSHOT_BACKTRACES | WEFT_SNAPSHOT_STACK_USE, 0, NULL) < 0) {
         fprintf(stderr, "weft: dump: out of memory\n");
         return;
     }

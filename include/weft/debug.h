@@ -25,9 +25,11 @@
  * function where the task entered weft (debug_inner here, for a sleep; for
  * a wait weft does work after, a weft function such as weft_future_await).
  * gdb (tools/gdb/weft.py) unwinds with the debug information and needs no
- * frame pointers either. Symbols come from dladdr(): functions exported by
- * the executable (link with -rdynamic) or a shared library; others print
- * as "address (object+offset)", which addr2line -e object offset names.
+ * frame pointers either. Names come from the symbol table of the object
+ * (the program or a shared library, read from its file once: static
+ * functions too, unless it is stripped), else from dladdr() (the exported
+ * ones); an address without a name prints as "address (object+offset)",
+ * which addr2line -e object offset names.
  */
 #ifndef WEFT_DEBUG_H
 #define WEFT_DEBUG_H
