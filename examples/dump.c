@@ -35,9 +35,22 @@ static int lfd, port;
 void dump_ready(void);
 __attribute__((noinline)) void dump_ready(void) { __asm__ volatile(""); }
 
-static int sleeper(void *arg, void **res) { (void)arg, (void)res; return weft_sleep(WEFT_SEC(3600)); }
-static int consumer(void *arg, void **res) { int v; (void)arg, (void)res; return weft_chan_recv(jobs, &v); }
-static int waiter(void *arg, void **res) { (void)arg, (void)res; return weft_event_wait(&go); }
+static int sleeper(void *arg, void **res)
+{
+    (void)arg, (void)res;
+    return weft_sleep(WEFT_SEC(3600));
+}
+static int consumer(void *arg, void **res)
+{
+    int v;
+    (void)arg, (void)res;
+    return weft_chan_recv(jobs, &v);
+}
+static int waiter(void *arg, void **res)
+{
+    (void)arg, (void)res;
+    return weft_event_wait(&go);
+}
 static int locker(void *arg, void **res)
 {
     (void)arg, (void)res;
@@ -120,7 +133,8 @@ static int run(void *arg, void **res)
         (rc = spawn_many(100, sleeper, "sleeper")) < 0 ||
         (rc = spawn_many(100, consumer, "consumer")) < 0 ||
         (rc = spawn_many(50, locker, "locker")) < 0 ||
-        (rc = spawn_many(50, waiter, "waiter")) < 0 || (rc = spawn_many(3, client, "client")) < 0)
+        (rc = spawn_many(50, waiter, "waiter")) < 0 ||
+        (rc = spawn_many(3, client, "client")) < 0)
         return rc;
     weft_sleep(WEFT_MSEC(50));          /* everyone connects and waits */
     if (!once) {
@@ -138,7 +152,9 @@ static int run(void *arg, void **res)
 
 int main(int argc, char **argv)
 {
-    int once = argc < 2 ? 0 : !strcmp(argv[1], "--once") ? 1 : !strcmp(argv[1], "--abort") ? 2 : 0;
+    int once = argc < 2                     ? 0
+               : !strcmp(argv[1], "--once")  ? 1
+               : !strcmp(argv[1], "--abort") ? 2 : 0;
     weft_loop_opts opts = {.dump_signal = SIGQUIT};
     int rc = weft_run_opts(run, &once, NULL, &opts);
     if (rc < 0 && rc != -ECANCELED)

@@ -86,9 +86,7 @@ static __thread int warmed;     /* backtrace() loaded libgcc here already */
 __attribute__((noreturn, noinline)) static void unwind_here(void)
 {
     void *buf[WEFT_BACKTRACE_MAX + 1];
-    int want = req.max + 1 < (int)(sizeof buf / sizeof buf[0]) ? req.max + 1
-                                                                : (int)(sizeof buf / sizeof buf[0]);
-    int n = backtrace(buf, want);
+    int n = backtrace(buf, req.max < WEFT_BACKTRACE_MAX ? req.max + 1 : WEFT_BACKTRACE_MAX + 1);
     for (int i = 1; i < n; i++)     /* buf[0] is this function */
         req.frames[req.n++] = buf[i];
     void *unused;

@@ -312,7 +312,8 @@ void weft__dump_signalled(struct weft__loop *L)
     while (read(L->dump->fd, &n, sizeof n) > 0)
         ;
     weft_snapshot *s;
-    if (weft__snapshot(L, &s, WEFT_SNAPSHOT_BACKTRACES | WEFT_SNAPSHOT_STACK_USE, 0, NULL) < 0) {
+    int flags = WEFT_SNAPSHOT_BACKTRACES | WEFT_SNAPSHOT_STACK_USE;
+    if (weft__snapshot(L, &s, flags, 0, NULL) < 0) {
         fprintf(stderr, "weft: dump: out of memory\n");
         return;
     }

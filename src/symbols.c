@@ -66,8 +66,9 @@ static void load(struct object *o, const char *path)
         return;
     size_t len = (size_t)st.st_size;
     const ElfW(Ehdr) *eh = (const void *)f;
-    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shoff + (size_t)eh->e_shnum *
-        sizeof(ElfW(Shdr)) > len || eh->e_phoff + (size_t)eh->e_phnum * sizeof(ElfW(Phdr)) > len)
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > len ||
+        eh->e_phoff + (size_t)eh->e_phnum * sizeof(ElfW(Phdr)) > len)
         return;
     /* Run-time address = file address + bias; fbase maps the lowest load. */
     const ElfW(Phdr) *ph = (const void *)(f + eh->e_phoff);
@@ -93,7 +94,8 @@ static void load(struct object *o, const char *path)
     for (size_t i = 0; i < n; i++)
         if (ELF64_ST_TYPE(sym[i].st_info) == STT_FUNC && sym[i].st_value &&
             sym[i].st_name < strsz)
-            fs[k++] = (struct func){sym[i].st_value + bias, sym[i].st_size, str + sym[i].st_name};
+            fs[k++] = (struct func){sym[i].st_value + bias, sym[i].st_size,
+                                    str + sym[i].st_name};
     qsort(fs, k, sizeof *fs, cmp_func);
     o->funcs = fs;
     o->nfuncs = k;
