@@ -49,5 +49,6 @@
 #include "weft/io.h"
 #include "weft/process.h"
 #include "weft/signal.h"
+#include "weft/debug.h"
 
 #endif /* WEFT_H */

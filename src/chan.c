@@ -196,6 +196,7 @@ int weft_chan_send(weft_chan *ch, const void *elem)
     struct weft_task *self = weft__self();
     if (!self)
         return -EPERM;
+    weft__waiting(self, WEFT_WAIT_CHAN_SEND, ch, 0);
     return wait_on(&ch->senders, self, (void *)elem);
 }
 
@@ -209,6 +210,7 @@ int weft_chan_recv(weft_chan *ch, void *elem)
     struct weft_task *self = weft__self();
     if (!self)
         return -EPERM;
+    weft__waiting(self, WEFT_WAIT_CHAN_RECV, ch, 0);
     return wait_on(&ch->receivers, self, elem);
 }
 
@@ -336,6 +338,7 @@ int weft_select(weft_select_case *cases, size_t n, int flags)
                                                                  : &cases[i].ch->receivers,
                                  &c->w.link);
     }
+    weft__waiting(self, WEFT_WAIT_SELECT, cases, (int)n);
     int rc = weft__park(self, WEFT_FOREVER);
     for (size_t i = 0; i < n; i++)
         weft__list_remove(&((struct chan_node *)(void *)cases[i].node_)->w.link);

@@ -77,6 +77,7 @@ static int watch_wait(struct watch *wt, weft_task *const *tasks, size_t n, int64
         if (tasks[i]->state != WEFT__TASK_ENDED)
             weft__list_push_back(&tasks[i]->waiters, &nodes[i].w.link);
     }
+    weft__waiting(wt->self, WEFT_WAIT_TASKS, tasks, (int)n);
     while (!watch_done(wt, n) && rc == 0) {
         rc = weft__park(wt->self, wake_at);
         if (rc == 0 && wake_at != WEFT_FOREVER && weft__now(wt->self->loop) >= wake_at)

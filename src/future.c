@@ -58,6 +58,7 @@ int weft_future_await(weft_future *pub, void **value)
         if (!f->waiters.next)
             weft__list_init(&f->waiters);
         weft__list_push_back(&f->waiters, &w.link);
+        weft__waiting(self, WEFT_WAIT_FUTURE, f, 0);
         int rc = weft__park(self, WEFT_FOREVER);
         weft__list_remove(&w.link);
         if (!f->done)

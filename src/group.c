@@ -110,6 +110,7 @@ int weft_group_exit(weft_group *pub)
     weft_scope shield;
     while (g->running) {
         g->owner_waiting = 1;
+        weft__waiting(self, WEFT_WAIT_GROUP, g, 0);
         int rc = weft__park(self, WEFT_FOREVER);
         g->owner_waiting = 0;
         if (rc < 0 && !interrupted) {

@@ -133,6 +133,7 @@ int weft__fd_wait(struct weft__loop *L, struct weft_task *self, struct weft__fd 
     if (events & WEFT_IO_WRITE)
         weft__list_push_back(weft__waitq(&st->writers), &w.w.link);
     L->io_waiting++;
+    weft__waiting(self, WEFT_WAIT_FD, st, events);
     int rc = weft__park(self, WEFT_FOREVER);
     L->io_waiting--;
     weft__list_remove(&r.w.link);

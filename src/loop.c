@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "coro_internal.h"
+#include "debug_internal.h"
 #include "io_internal.h"
 #include "loop.h"
 
@@ -83,7 +84,8 @@ static void idle(struct weft__loop *L)
     }
     struct timespec ts = {.tv_sec = t->deadline / 1000000000,
                           .tv_nsec = t->deadline % 1000000000};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+           !weft__dump_wanted(L))
         ;
 }
 
@@ -98,6 +100,7 @@ static void deadlock(struct weft__loop *L, int again)
     int len = snprintf(line, sizeof line, "weft: deadlock: %zu task%s forever:",
                        L->ntasks, L->ntasks == 1 ? " waits" : "s wait");
     struct weft__list *n;
+    weft_snapshot *stuck = again ? NULL : weft__deadlock_snapshot(L);
     L->doomed = again;
     for (n = L->tasks.next; n != &L->tasks; n = n->next) {
         struct weft_task *t = weft__container_of(n, struct weft_task, all_link);
@@ -109,6 +112,7 @@ static void deadlock(struct weft__loop *L, int again)
     }
     if (!again)
         fprintf(stderr, "%s\n", line);
+    weft__deadlock_print(stuck);
 }
 
 /*
@@ -121,8 +125,10 @@ static int run_until_empty(struct weft__loop *L, struct weft_task *main_task)
     int rc = 0, deadlocks = 0;
     /* Done callbacks of the last tasks still run, and may spawn more. */
     while (L->ntasks || !weft__list_empty(&L->ready)) {
+        weft__debug_tick(L);
         run_callbacks(L);
         weft__run_tasks(L);
+        weft__debug_ran(L);
         if (main_task->state == WEFT__TASK_ENDED) {
             /* asyncio.run(): main is done, cancel what is left. */
             struct weft__list *n;
@@ -141,9 +147,11 @@ static int run_until_empty(struct weft__loop *L, struct weft_task *main_task)
                 weft__io_poll(L, 0);
         } else if (weft__timer_heap_min(&L->timers)) {
             idle(L);
+            weft__debug_waited(L);
             fire_alarms(L, weft__now(L));
         } else if (weft__io_pending(L)) {
             weft__io_poll(L, -1);   /* only descriptors or threads can help */
+            weft__debug_waited(L);
         } else {
             rc = -EDEADLK;
             deadlock(L, deadlocks++ > 0);
@@ -180,6 +188,8 @@ int weft_run_opts(weft_task_fn main, void *arg, void **result,
     /* Debug mode needs the I/O state from the start: with it, every
        switch leaves through next_tick(), where slow.c times it. */
     int rc = L.slow_ns && !weft__io_get(&L) ? -ENOMEM : 0;
+    if (rc == 0 && opts && opts->dump_signal)
+        rc = weft__dump_signal_start(&L, opts->dump_signal);
     if (rc == 0)
         rc = weft__spawn(&L, &m, main, arg, &(weft_task_opts){.name = "main"});
     if (rc == 0) {
@@ -189,6 +199,7 @@ int weft_run_opts(weft_task_fn main, void *arg, void **result,
         if (result)
             *result = m->result;
     }
+    weft__dump_signal_stop(&L);
     weft__io_free(&L);          /* after the pool's last jobs */
     weft__callbacks_drop(&L);
     weft__task_free_all(&L);

@@ -21,6 +21,7 @@
 #include "weft/sched.h"
 #include "weft/task.h"
 #include "weft/coro.h"
+#include "weft/debug.h"
 #include "compiler.h"
 #include "list.h"
 #include "timer_heap.h"
@@ -115,7 +116,22 @@ struct weft_task {
     uint64_t end_seq;           /* order of its end among the loop's tasks */
     char name[32];              /* NUL-terminated */
     void *resume_pc;            /* debug mode: where it last resumed */
+    /* Introspection (weft/debug.h): what it waits for while PARKED, set by
+       weft__waiting() just before each park; read only by snapshots. */
+    int wait_kind;              /* enum weft_wait_kind */
+    int wait_arg;               /* detail: the descriptor; a count */
+    const void *wait_obj;       /* the object waited on, or NULL */
+    int64_t wait_since;         /* loop->tick_now when it parked */
+    uint64_t parent;            /* id of the task that spawned it, or 0 */
 };
+
+/* Records what `t` is about to wait for (see weft_task_info). */
+static inline void weft__waiting(struct weft_task *t, int kind, const void *obj, int arg)
+{
+    t->wait_kind = kind;
+    t->wait_obj = obj;
+    t->wait_arg = arg;
+}
 
 struct weft__loop {
     struct weft__list runq;     /* runnable tasks, FIFO */
@@ -148,6 +164,13 @@ struct weft__loop {
                                    there, so every switch takes next_tick */
     weft_error_handler_fn error_handler; /* unread failures; NULL prints */
     void *error_arg;            /* its argument */
+    /* Introspection (weft/debug.h, debug.c). */
+    int64_t tick_now;           /* the clock at the start of a recent tick:
+                                   when tasks parking now began to wait */
+    unsigned tick_skip;         /* ticks before tick_now is read again */
+    uint64_t dispatched;        /* tasks handed to batches; minus `batch`,
+                                   the dispatches so far */
+    struct weft__dump_slot *dump; /* dump_signal's slot, or NULL */
 };
 
 /* The loop running on this thread, or NULL. */

@@ -105,7 +105,7 @@ __attribute__((noinline)) static int next_tick(struct weft__loop *L, struct weft
     if (WEFT_UNLIKELY(L->slow_ns))     /* debug mode: every switch comes here */
         return weft__slow_next(L, self, me);
     if (!weft__loop_work_due(L))
-        L->batch = L->runq_len;
+        L->dispatched += L->batch = L->runq_len;
     if (L->batch)
         return dispatch(L, self, me);
     L->current = NULL;
@@ -129,7 +129,7 @@ static inline int switch_away(struct weft__loop *L, struct weft_task *self)
         /* Without callbacks and timers a new tick needs no clock read. */
         if (!L->runq_len || !weft__list_empty(&L->ready) || L->timers.len || L->io)
             return next_tick(L, self, me);
-        L->batch = L->runq_len;
+        L->dispatched += L->batch = L->runq_len;
     }
     return dispatch(L, self, me);
 }
@@ -151,6 +151,7 @@ int weft__park(struct weft_task *self, int64_t wake_at)
     self->alarm.fire = task_alarm;
     if (deadline != WEFT_FOREVER && weft__alarm_set(L, &self->alarm, deadline) < 0)
         return -ENOMEM;
+    self->wait_since = L->tick_now;
     self->wake_at = wake_at;
     self->wake_code = 0;
     self->state = WEFT__TASK_PARKED;
@@ -253,6 +254,7 @@ int weft_sleep_until(int64_t when)
         return -EPERM;
     if (when <= weft__now(self->loop))
         return weft_yield();
+    weft__waiting(self, WEFT_WAIT_SLEEP, NULL, 0);
     return weft__park(self, when);
 }
 
@@ -265,6 +267,7 @@ int weft_sleep(int64_t ns)
         return -EINVAL;
     if (ns == 0)
         return weft_yield();
+    weft__waiting(self, WEFT_WAIT_SLEEP, NULL, 0);
     return weft__park(self, weft__after(weft__now(self->loop), ns));
 }
 
@@ -274,7 +277,7 @@ void weft__run_tasks(struct weft__loop *L)
         weft__slow_run_tasks(L);
         return;
     }
-    L->batch = L->runq_len;
+    L->dispatched += L->batch = L->runq_len;
     while (L->batch) {
         struct weft_task *t = take_batched(L);
         /* Returns when a task jumps back to the loop (0), or when one ends

@@ -1,8 +1,8 @@
 /*
  * slow.c - debug mode: a task that runs longer than
  * weft_loop_opts.slow_task_ns without suspending is reported on stderr with
- * its name, how long it ran and where it had been resumed (asyncio's
- * slow_callback_duration).
+ * its name, how long it ran, where it had been resumed and the backtrace
+ * of where it suspended (asyncio's slow_callback_duration).
  *
  * The fast path knows nothing of it. In debug mode the loop keeps its
  * tick's batch in slow_batch and leaves `batch` at 0, and its I/O state
@@ -17,13 +17,13 @@
  * which stands still while a task runs.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "arch/context.h"
 #include "coro_internal.h"
+#include "debug_internal.h"
 #include "loop.h"
 
 static int64_t real_ns(void)
@@ -44,39 +44,36 @@ static void *resume_pc(const struct weft_task *t)
     return (void *)(uintptr_t)f->pc;
 }
 
-/* `pc` as "symbol+0xoff" where dladdr knows the symbol (exported ones:
-   link with -rdynamic for a program's own), else as "file+0xoff" for
-   addr2line, else its address. */
-static void describe(void *pc, char *buf, size_t cap)
-{
-    Dl_info info;
-    if (pc == (void *)weft__entry)
-        snprintf(buf, cap, "its start");
-    else if (!pc || !dladdr(pc, &info))
-        snprintf(buf, cap, "%p", pc);
-    else if (info.dli_sname)
-        snprintf(buf, cap, "%s+0x%tx", info.dli_sname, (char *)pc - (char *)info.dli_saddr);
-    else
-        snprintf(buf, cap, "%s+0x%tx", info.dli_fname, (char *)pc - (char *)info.dli_fbase);
-}
-
-/* Reports `t` if it ran longer than allowed; `now` is the clock. */
-static void check(struct weft__loop *L, struct weft_task *t, int64_t now)
+/*
+ * Reports `t` if it ran longer than allowed; `now` is the clock. `stopped`:
+ * it is suspending now (still on its own stack), so its backtrace shows
+ * where it stopped; else it has ended.
+ */
+static void check(struct weft__loop *L, struct weft_task *t, int64_t now, int stopped)
 {
     int64_t ran = now - L->slow_since;
     if (ran <= L->slow_ns)
         return;
-    char where[256];
-    describe(t->resume_pc, where, sizeof where);
     fprintf(stderr, "weft: task '%s' ran %.1f ms without suspending (slow_task_ns is "
-            "%.1f ms); it had resumed at %s\n", weft_task_name(t), (double)ran / 1e6,
-            (double)L->slow_ns / 1e6, where);
+            "%.1f ms); it had resumed at:\n", weft_task_name(t), (double)ran / 1e6,
+            (double)L->slow_ns / 1e6);
+    if (t->resume_pc == (void *)weft__entry)
+        fprintf(stderr, "  its start\n");
+    else
+        weft__print_frame(stderr, t->resume_pc);
+    void *frames[WEFT_BACKTRACE_MAX];
+    int n = stopped ? weft_task_backtrace(t, frames, WEFT_BACKTRACE_MAX) : 0;
+    if (n > 0)
+        fprintf(stderr, "and ran until it suspended at:\n");
+    for (int i = 0; i < n; i++)
+        weft__print_frame(stderr, frames[i]);
 }
 
 /* Makes `t` the running task and notes where and when it resumes. */
 static struct weft_task *take(struct weft__loop *L, int64_t now)
 {
     L->slow_batch--;
+    L->dispatched++;            /* `batch` stays 0: dispatched counts alone */
     struct weft_task *t = weft__runq_take(L);
     t->resume_pc = resume_pc(t);
     L->slow_since = now;
@@ -86,7 +83,7 @@ static struct weft_task *take(struct weft__loop *L, int64_t now)
 int weft__slow_next(struct weft__loop *L, struct weft_task *self, struct weft_coro *me)
 {
     int64_t now = real_ns();
-    check(L, self, now);
+    check(L, self, now, 1);
     if (!L->slow_batch && !weft__loop_work_due(L))
         L->slow_batch = L->runq_len;
     if (!L->slow_batch) {
@@ -105,7 +102,7 @@ void weft__slow_run_tasks(struct weft__loop *L)
     while (L->slow_batch) {
         struct weft_task *t = take(L, real_ns());
         if (weft__coro_jump(L->base, t->top, t->wake_code) == WEFT_CORO_RETURNED) {
-            check(L, L->ended, real_ns());
+            check(L, L->ended, real_ns(), 0);
             weft__task_finish(L, L->ended);
         }
         L->current = NULL;

@@ -337,3 +337,18 @@ void weft__stack_put(const struct weft__stack *st)
     cc->free = n;
     cc->count++;
 }
+
+void weft__stack_pool_stats(size_t *slots, size_t *bytes)
+{
+    *slots = *bytes = 0;
+    for (int i = 0; i < CACHE_CLASSES; i++) {
+        *slots += cache[i].count;
+        *bytes += cache[i].count * cache[i].size;
+    }
+    pthread_mutex_lock(&depot_lock);
+    for (struct depot_class *c = depot; c; c = c->next) {
+        *slots += c->nfree;     /* released slots hold no memory: left out */
+        *bytes += c->nfree * c->size;
+    }
+    pthread_mutex_unlock(&depot_lock);
+}

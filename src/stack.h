@@ -50,4 +50,8 @@ int weft__stack_guard_install(char *lo);
 /* True when a WEFT__GUARD_CANARY slot's guard area is still all zero. */
 int weft__stack_canary_ok(const struct weft__stack *st);
 
+/* Counts the free slots in the pool (this thread's cache and the depot)
+   and their usable bytes, for weft/debug.h. */
+void weft__stack_pool_stats(size_t *slots, size_t *bytes);
+
 #endif /* WEFT_STACK_H */

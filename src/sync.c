@@ -45,6 +45,7 @@ int weft_mutex_lock(weft_mutex *m)
         return 0;
     }
     int granted;
+    weft__waiting(self, WEFT_WAIT_MUTEX, m, 0);
     int rc = weft__waitq_wait(&m->waiters_, self, &granted);
     if (granted && rc < 0)
         mutex_pass(m);          /* handed the lock while giving up */
@@ -100,6 +101,7 @@ int weft_sem_acquire(weft_sem *s)
         return 0;
     }
     int granted;
+    weft__waiting(self, WEFT_WAIT_SEM, s, 0);
     int rc = weft__waitq_wait(&s->waiters_, self, &granted);
     if (granted && rc < 0)
         weft_sem_release(s);    /* handed a permit while giving up */
@@ -166,6 +168,7 @@ int weft_event_wait(weft_event *e)
     if (e->set_)
         return 0;
     int granted;
+    weft__waiting(self, WEFT_WAIT_EVENT, e, 0);
     return weft__waitq_wait(&e->waiters_, self, &granted);
 }
 
@@ -183,6 +186,7 @@ int weft_cond_wait(weft_cond *c, weft_mutex *m)
     struct weft__wait node = {.w = {.task = self}};
     weft__list_push_back(weft__waitq(&c->waiters_), &node.w.link);
     mutex_pass(m);
+    weft__waiting(self, WEFT_WAIT_COND, c, 0);
     int rc = weft__park(self, WEFT_FOREVER);
     weft__list_remove(&node.w.link);
     if (node.granted == GRANT_ONE && rc < 0)
@@ -249,5 +253,6 @@ int weft_waitgroup_wait(weft_waitgroup *wg)
     if (!wg->count_)
         return 0;
     int granted;
+    weft__waiting(self, WEFT_WAIT_WAITGROUP, wg, 0);
     return weft__waitq_wait(&wg->waiters_, self, &granted);
 }

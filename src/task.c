@@ -126,6 +126,7 @@ int weft__spawn(struct weft__loop *L, struct weft_task **out, weft_task_fn fn,
     weft__list_init(&t->done_cbs);
     t->group = NULL;
     t->id = ++L->next_id;
+    t->parent = L->current ? L->current->id : 0;
     t->end_seq = 0;
     t->name[0] = '\0';
     if (opts && opts->name)
@@ -212,6 +213,7 @@ int weft_task_join(weft_task *t, void **result)
     if (t->state != WEFT__TASK_ENDED) {
         struct weft__waiter w = {.task = self};
         weft__list_push_back(&t->waiters, &w.link);
+        weft__waiting(self, WEFT_WAIT_JOIN, t, 0);
         int rc = weft__park(self, WEFT_FOREVER);
         weft__list_remove(&w.link);
         if (t->state != WEFT__TASK_ENDED) {

@@ -156,6 +156,7 @@ int weft_to_thread(void *(*fn)(void *arg), void *arg, void **result)
         return rc;
     }
     L->jobs++;
+    weft__waiting(self, WEFT_WAIT_JOB, (const void *)fn, 0);
     while (!j->done && (rc = weft__park(self, WEFT_FOREVER)) == 0)
         ;                       /* only job_done wakes it with 0 */
     if (!j->done) {

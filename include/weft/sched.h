@@ -64,13 +64,20 @@ typedef struct weft_loop_opts {
     int64_t slow_task_ns; /* debug mode, 0 (off) by default: a task that
                            runs longer than this without suspending
                            (CLOCK_MONOTONIC, also under the virtual clock)
-                           is reported on stderr, "weft: task 'NAME' ran
+                           is reported on stderr: "weft: task 'NAME' ran
                            12.3 ms without suspending (slow_task_ns is
-                           10.0 ms); it had resumed at SYMBOL+0xOFF" - the
-                           code that called the weft function it last
-                           waited in, or "its start" (asyncio's
-                           slow_callback_duration). Off, it costs the
-                           switch nothing; on, a clock read per switch. */
+                           10.0 ms); it had resumed at:", the frame it
+                           resumed in (the code that called the weft
+                           function it last waited in, or "its start"),
+                           and the backtrace where it suspended (see
+                           weft/debug.h for how far backtraces reach);
+                           asyncio's slow_callback_duration. Off, it costs
+                           the switch nothing; on, a clock read per
+                           switch. */
+    int dump_signal;    /* nonzero: on this signal (e.g. SIGQUIT) the loop
+                           prints weft_dump() on stderr at its next tick and
+                           runs on; the handler stays installed after the
+                           loop (weft/debug.h) */
 } weft_loop_opts;
 
 /*
