@@ -436,7 +436,7 @@ static void later_handler(int sig)
     _exit(42);
 }
 
-/* arg 0: overflows; 1: a fault that is not weft's (a NULL write). */
+/* arg 0: overflows; 1: a fault that is not weft's (a PROT_NONE page). */
 static void later_handler_child(void *arg)
 {
     struct sigaction sa;
@@ -452,8 +452,12 @@ static void later_handler_child(void *arg)
         if (i < WEFT__SEGV_RECHECK - 1)
             weft_coro_destroy(co);
     }
-    if (N(arg))
-        *(volatile int *)(uintptr_t)(recursion_limit + 1) = 1; /* NULL, unfoldable */
+    if (N(arg)) {                           /* a page nobody may touch */
+        char *p = mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            _exit(5);
+        *(volatile char *)p = 1;
+    }
     weft_coro_resume(co, NULL, NULL);
     _exit(4); /* not reached */
 }
