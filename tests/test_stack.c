@@ -360,12 +360,14 @@ static void test_stack_overflow_in_switch_reported(void **state)
                  "%d of 32 while resuming; %s", unreported[0], unreported[1], first);
 }
 
+static volatile size_t far_end = 0; /* opaque: the whole array is allocated */
+
 /* A frame of 32 KiB whose far (lowest) end is touched first. */
 __attribute__((noinline)) static int big_frame(void)
 {
     volatile char big[32 * 1024];
-    big[0] = 1;
-    return big[0];
+    big[far_end] = 1;
+    return big[far_end] + big[sizeof big - 1 - far_end];
 }
 
 /* Recurses until less than 16 KiB of the stack is left, then calls
@@ -374,9 +376,9 @@ __attribute__((noinline)) static int descend_then_big(const char *lo)
 {
     volatile char frame[512];
     frame[0] = 0;
-    if ((const char *)frame - lo > 16 * (long)KiB)
-        return descend_then_big(lo) + frame[0];
-    return big_frame() + frame[0];
+    int r = (const char *)frame - lo > 16 * (long)KiB ? descend_then_big(lo) : big_frame();
+    frame[1] = (char)r;          /* work after the call: no tail recursion */
+    return frame[0] + frame[1];
 }
 
 static void *big_frame_body(void *arg, void *in)
