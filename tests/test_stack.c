@@ -661,7 +661,8 @@ static void test_stack_pool_reuses_slot(void **state)
  * they are freed, and weft_stack_trim() gives back the rest: 1,024
  * coroutines with 48 KiB of stack each made resident, destroyed: at most
  * half the growth stays (the pool keeps 256 + a cache of 64 resident);
- * after weft_stack_trim() at most 1/16. Released slots are reused with zero
+ * after weft_stack_trim() at most 1/16 (not checked under ThreadSanitizer,
+ * whose shadow of the memset stays). Released slots are reused with zero
  * pages and their guards intact.
  */
 static void test_stack_release_memory(void **state)
@@ -687,9 +688,11 @@ static void test_stack_release_memory(void **state)
     long after_trim = rss_bytes() - before;
     print_message("RSS growth %ld KiB; after destroy %ld KiB; after trim (%d stacks) %ld KiB\n",
                   growth / 1024, after / 1024, trimmed, after_trim / 1024);
+#ifndef WEFT_TSAN  /* ThreadSanitizer's shadow of the memset stays resident */
     assert_true(after <= growth / 2);
-    assert_true(trimmed >= 256);
     assert_true(after_trim <= growth / 16);
+#endif
+    assert_true(trimmed >= 256);
     assert_code(weft_stack_trim(), 0);                      /* nothing left */
     for (int i = 0; i < COUNT; i++) {
         void *out = NULL;
