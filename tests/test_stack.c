@@ -1092,7 +1092,13 @@ static void test_stack_million_coroutines(void **state)
                   "(%+ld MiB), after weft_stack_trim() (%d stacks) %ld MiB\n",
                   rss_before >> 20, rss_peak >> 20, rss_after >> 20,
                   (rss_after - rss_before) >> 20, trimmed, rss_trimmed >> 20);
-    assert_true(rss_after - rss_before <= (long)(64 * MiB));
+    /* qemu-user keeps a record per guest page mapped (about 400 MiB for
+       these slots, never unmapped) in the RSS it reports; ctest says when
+       the test runs under an emulator. */
+    if (getenv("WEFT_TEST_EMULATED"))
+        print_message("under an emulator: RSS bound not checked\n");
+    else
+        assert_true(rss_after - rss_before <= (long)(64 * MiB));
     if (madv_guards_work())
         assert_int_equal(page_guards, COUNT);
     else
