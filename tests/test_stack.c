@@ -251,19 +251,18 @@ static void expected_overflow_line(char *buf, size_t cap, const char *suffix)
 }
 
 /*
- * Unbounded recursion in a 64 KiB coroutine named "deep" kills the process
- * by SIGSEGV after exactly one line on stderr naming it and its size.
- * Under AddressSanitizer weft's handler is installed over ASan's and runs
- * first (today stderr is then exactly our line too), but ASan is free to
- * add a report of its own, so there only the death by SIGSEGV and our line
+ * Runs fn(arg) in a child that must die by SIGSEGV after exactly the
+ * one-line report for a 64 KiB coroutine named "deep". Under
+ * AddressSanitizer weft's handler is installed over ASan's and runs first
+ * (today stderr is then exactly our line too), but ASan is free to add a
+ * report of its own, so there only the death by SIGSEGV and our line
  * somewhere in stderr are required.
  */
-static void test_stack_overflow_reported(void **state)
+static void assert_overflow_reported(void (*fn)(void *), void *arg)
 {
-    (void)state;
     char err[4096], want[160];
     expected_overflow_line(want, sizeof want, "");
-    int status = run_child(overflow_child, NULL, err, sizeof err);
+    int status = run_child(fn, arg, err, sizeof err);
     drop_emulator_line(err);
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
         fail_msg("child %s, stderr: \"%s\"", signal_name(status), err);
@@ -273,6 +272,16 @@ static void test_stack_overflow_reported(void **state)
 #else
     assert_string_equal(err, want);
 #endif
+}
+
+/*
+ * Unbounded recursion in a 64 KiB coroutine named "deep" kills the process
+ * by SIGSEGV after exactly one line on stderr naming it and its size.
+ */
+static void test_stack_overflow_reported(void **state)
+{
+    (void)state;
+    assert_overflow_reported(overflow_child, NULL);
 }
 
 static weft_coro *echo_sub; /* the sub-coroutine recurse_switching resumes */
@@ -413,22 +422,12 @@ static void big_frame_child(void *arg)
 static void test_stack_big_frame_overflow_reported(void **state)
 {
     (void)state;
-    char err[4096], want[160];
     if (weft__stack_guard_size() < 48 * KiB) {
         print_message("guards are %zu bytes here (no MADV_GUARD_INSTALL)\n",
                       weft__stack_guard_size());
         skip();
     }
-    expected_overflow_line(want, sizeof want, "");
-    int status = run_child(big_frame_child, NULL, err, sizeof err);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
-        fail_msg("child %s, stderr: \"%s\"", signal_name(status), err);
-#ifdef WEFT_ASAN
-    if (!strstr(err, want))
-        fail_msg("stderr \"%s\" lacks \"%s\"", err, want);
-#else
-    assert_string_equal(err, want);
-#endif
+    assert_overflow_reported(big_frame_child, NULL);
 }
 
 /* As cmocka's: a SIGSEGV handler without SA_ONSTACK that ends the process. */
@@ -475,19 +474,9 @@ static void later_handler_child(void *arg)
 static void test_stack_overflow_after_later_handler(void **state)
 {
     (void)state;
-    char err[4096], want[160];
-    expected_overflow_line(want, sizeof want, "");
-    int status = run_child(later_handler_child, P(0), err, sizeof err);
-    drop_emulator_line(err);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
-        fail_msg("overflow: child %s, stderr: \"%s\"", signal_name(status), err);
-#ifdef WEFT_ASAN
-    if (!strstr(err, want))
-        fail_msg("stderr \"%s\" lacks \"%s\"", err, want);
-#else
-    assert_string_equal(err, want);
-#endif
-    status = run_child(later_handler_child, P(1), err, sizeof err);
+    char err[4096];
+    assert_overflow_reported(later_handler_child, P(0));
+    int status = run_child(later_handler_child, P(1), err, sizeof err);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 42)
         fail_msg("other fault: child %s, stderr: \"%s\"", signal_name(status), err);
 }
