@@ -177,8 +177,9 @@ static inline int resume_with(struct weft_coro *self, struct weft_coro *co, void
     return weft__switch_to(self, co, code);
 }
 
-/* The cases weft_coro_resume() keeps off its fast path. */
-__attribute__((noinline)) static int resume_slow(weft_coro *co, void *in, void **out)
+/* The cases weft_coro_resume() keeps off its fast path (the whole of it
+   for the assembly version, which jumps here for them). */
+int weft__coro_resume_slow(weft_coro *co, void *in, void **out)
 {
     if (!co)
         return -EINVAL;
@@ -187,20 +188,13 @@ __attribute__((noinline)) static int resume_slow(weft_coro *co, void *in, void *
     return resume_with(self_context(), co, in, out, 0);  /* first on this thread */
 }
 
-int weft_coro_resume(weft_coro *co, void *in, void **out)
-{
-    if (WEFT_UNLIKELY(!co || co->state != WEFT__SUSPENDED))
-        return resume_slow(co, in, out);
-    return resume_with(weft__tls.current, co, in, out, 0);  /* set by create */
-}
-
 /* Why a blocked (or absent) context may not yield or transfer. */
 __attribute__((noinline)) static int blocked_error(const struct weft_coro *self)
 {
     return !self || !self->resumer || self->pinned ? -EPERM : -ECANCELED;
 }
 
-int weft_coro_yield(void *value, void **in)
+static inline int yield_c(void *value, void **in)
 {
     struct weft_coro *self = weft__tls.current;
     if (WEFT_UNLIKELY(!self || self->blocked))
@@ -212,6 +206,25 @@ int weft_coro_yield(void *value, void **in)
     self->state = WEFT__SUSPENDED;
     return weft__switch_to(self, r, WEFT_CORO_YIELDED);
 }
+
+int weft__coro_yield_slow(void *value, void **in)
+{
+    return yield_c(value, in);
+}
+
+#ifndef WEFT__ASM_CORO  /* else in arch/x86_64_sysv.S */
+int weft_coro_resume(weft_coro *co, void *in, void **out)
+{
+    if (WEFT_UNLIKELY(!co || co->state != WEFT__SUSPENDED))
+        return weft__coro_resume_slow(co, in, out);
+    return resume_with(weft__tls.current, co, in, out, 0);  /* set by create */
+}
+
+int weft_coro_yield(void *value, void **in)
+{
+    return yield_c(value, in);
+}
+#endif
 
 int weft_coro_transfer(weft_coro *to, void *value, void **in)
 {

@@ -6,8 +6,11 @@
 #ifndef WEFT_CORO_INTERNAL_H
 #define WEFT_CORO_INTERNAL_H
 
+#include <stddef.h>
+
 #include "weft/coro.h"
 #include "arch/context.h"
+#include "arch/coro_record.h"
 #include "stack.h"
 
 #include "compiler.h"
@@ -86,6 +89,17 @@ struct weft__tls {
 extern __thread struct weft__tls weft__tls
     __attribute__((tls_model("initial-exec")));
 
+/* The offsets the assembly resume and yield use (arch/coro_record.h). */
+_Static_assert(offsetof(struct weft_coro, sp) == WEFT__CORO_SP, "sp");
+_Static_assert(offsetof(struct weft_coro, resumer) == WEFT__CORO_RESUMER, "resumer");
+_Static_assert(offsetof(struct weft_coro, out_slot) == WEFT__CORO_OUT_SLOT, "out_slot");
+_Static_assert(offsetof(struct weft_coro, in_slot) == WEFT__CORO_IN_SLOT, "in_slot");
+_Static_assert(offsetof(struct weft_coro, state) == WEFT__CORO_STATE, "state");
+_Static_assert(offsetof(struct weft_coro, blocked) == WEFT__CORO_BLOCKED, "blocked");
+_Static_assert(offsetof(struct weft__tls, current) == WEFT__TLS_CURRENT, "current");
+_Static_assert(WEFT__ACTIVE == WEFT__CORO_ACTIVE_ && WEFT__SUSPENDED == WEFT__CORO_SUSPENDED_,
+               "states");
+
 /*
  * Suspends `from` (the running context) and runs `to`, which sees `code` as
  * the result of its own switch. Only here does `current` change, after
@@ -145,6 +159,12 @@ void weft__overflow_recheck(void);
 
 /* Ends the process with one line naming `co`, for a corrupted canary. */
 __attribute__((noreturn)) void weft__overflow_abort(const struct weft_coro *co);
+
+/* The C halves of the assembly resume and yield (WEFT__ASM_CORO): every
+   case but the common one, with weft_coro_resume/yield's arguments. */
+int weft__coro_resume_slow(weft_coro *co, void *in, void **out)
+    __attribute__((visibility("hidden")));
+int weft__coro_yield_slow(void *value, void **in) __attribute__((visibility("hidden")));
 
 /* Body of every coroutine; called by weft__entry() in src/arch. */
 __attribute__((noreturn)) void weft__coro_main(struct weft_coro *co);

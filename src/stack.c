@@ -168,6 +168,22 @@ out:
     return list;
 }
 
+/* Gives the pages of [lo, hi) back to the kernel (and under ASan the
+   shadow pages that describe them: zero shadow is "addressable", as a
+   reused slot must be anyway). */
+static void release_range(char *lo, char *hi)
+{
+    madvise(lo, (size_t)(hi - lo), MADV_DONTNEED);
+#ifdef WEFT_ASAN
+    size_t scale, offset, pg = weft__page_size();
+    __asan_get_shadow_mapping(&scale, &offset);
+    uintptr_t s = (((uintptr_t)lo >> scale) + offset + pg - 1) & ~(uintptr_t)(pg - 1);
+    uintptr_t e = (((uintptr_t)hi >> scale) + offset) & ~(uintptr_t)(pg - 1);
+    if (s < e)
+        madvise((void *)s, e - s, MADV_DONTNEED);
+#endif
+}
+
 /*
  * Releases the pages of the free slots past the first `keep` of class `c`,
  * under depot_lock: each slot's memory is dropped (one madvise for a run of
@@ -202,13 +218,13 @@ static size_t depot_release(struct depot_class *c, size_t keep)
             run_lo = lo - guard_bytes;
         } else {
             if (run_lo)
-                madvise(run_lo, (size_t)(run_hi - run_lo), MADV_DONTNEED);
+                release_range(run_lo, run_hi);
             run_lo = lo - guard_bytes;
             run_hi = hi;
         }
     }
     if (run_lo)
-        madvise(run_lo, (size_t)(run_hi - run_lo), MADV_DONTNEED);
+        release_range(run_lo, run_hi);
     return done;
 }
 

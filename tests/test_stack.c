@@ -251,19 +251,18 @@ static void expected_overflow_line(char *buf, size_t cap, const char *suffix)
 }
 
 /*
- * Unbounded recursion in a 64 KiB coroutine named "deep" kills the process
- * by SIGSEGV after exactly one line on stderr naming it and its size.
- * Under AddressSanitizer weft's handler is installed over ASan's and runs
- * first (today stderr is then exactly our line too), but ASan is free to
- * add a report of its own, so there only the death by SIGSEGV and our line
+ * Runs fn(arg) in a child that must die by SIGSEGV after exactly the
+ * one-line report for a 64 KiB coroutine named "deep". Under
+ * AddressSanitizer weft's handler is installed over ASan's and runs first
+ * (today stderr is then exactly our line too), but ASan is free to add a
+ * report of its own, so there only the death by SIGSEGV and our line
  * somewhere in stderr are required.
  */
-static void test_stack_overflow_reported(void **state)
+static void assert_overflow_reported(void (*fn)(void *), void *arg)
 {
-    (void)state;
     char err[4096], want[160];
     expected_overflow_line(want, sizeof want, "");
-    int status = run_child(overflow_child, NULL, err, sizeof err);
+    int status = run_child(fn, arg, err, sizeof err);
     drop_emulator_line(err);
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
         fail_msg("child %s, stderr: \"%s\"", signal_name(status), err);
@@ -273,6 +272,16 @@ static void test_stack_overflow_reported(void **state)
 #else
     assert_string_equal(err, want);
 #endif
+}
+
+/*
+ * Unbounded recursion in a 64 KiB coroutine named "deep" kills the process
+ * by SIGSEGV after exactly one line on stderr naming it and its size.
+ */
+static void test_stack_overflow_reported(void **state)
+{
+    (void)state;
+    assert_overflow_reported(overflow_child, NULL);
 }
 
 static weft_coro *echo_sub; /* the sub-coroutine recurse_switching resumes */
@@ -360,12 +369,14 @@ static void test_stack_overflow_in_switch_reported(void **state)
                  "%d of 32 while resuming; %s", unreported[0], unreported[1], first);
 }
 
+static volatile size_t far_end = 0; /* opaque: the whole array is allocated */
+
 /* A frame of 32 KiB whose far (lowest) end is touched first. */
 __attribute__((noinline)) static int big_frame(void)
 {
     volatile char big[32 * 1024];
-    big[0] = 1;
-    return big[0];
+    big[far_end] = 1;
+    return big[far_end] + big[sizeof big - 1 - far_end];
 }
 
 /* Recurses until less than 16 KiB of the stack is left, then calls
@@ -374,9 +385,9 @@ __attribute__((noinline)) static int descend_then_big(const char *lo)
 {
     volatile char frame[512];
     frame[0] = 0;
-    if ((const char *)frame - lo > 16 * (long)KiB)
-        return descend_then_big(lo) + frame[0];
-    return big_frame() + frame[0];
+    int r = (const char *)frame - lo > 16 * (long)KiB ? descend_then_big(lo) : big_frame();
+    frame[1] = (char)r;          /* work after the call: no tail recursion */
+    return frame[0] + frame[1];
 }
 
 static void *big_frame_body(void *arg, void *in)
@@ -411,22 +422,12 @@ static void big_frame_child(void *arg)
 static void test_stack_big_frame_overflow_reported(void **state)
 {
     (void)state;
-    char err[4096], want[160];
     if (weft__stack_guard_size() < 48 * KiB) {
         print_message("guards are %zu bytes here (no MADV_GUARD_INSTALL)\n",
                       weft__stack_guard_size());
         skip();
     }
-    expected_overflow_line(want, sizeof want, "");
-    int status = run_child(big_frame_child, NULL, err, sizeof err);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
-        fail_msg("child %s, stderr: \"%s\"", signal_name(status), err);
-#ifdef WEFT_ASAN
-    if (!strstr(err, want))
-        fail_msg("stderr \"%s\" lacks \"%s\"", err, want);
-#else
-    assert_string_equal(err, want);
-#endif
+    assert_overflow_reported(big_frame_child, NULL);
 }
 
 /* As cmocka's: a SIGSEGV handler without SA_ONSTACK that ends the process. */
@@ -436,7 +437,7 @@ static void later_handler(int sig)
     _exit(42);
 }
 
-/* arg 0: overflows; 1: a fault that is not weft's (a NULL write). */
+/* arg 0: overflows; 1: a fault that is not weft's (a PROT_NONE page). */
 static void later_handler_child(void *arg)
 {
     struct sigaction sa;
@@ -452,8 +453,12 @@ static void later_handler_child(void *arg)
         if (i < WEFT__SEGV_RECHECK - 1)
             weft_coro_destroy(co);
     }
-    if (N(arg))
-        *(volatile int *)(uintptr_t)(recursion_limit + 1) = 1; /* NULL, unfoldable */
+    if (N(arg)) {                           /* a page nobody may touch */
+        char *p = mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            _exit(5);
+        *(volatile char *)p = 1;
+    }
     weft_coro_resume(co, NULL, NULL);
     _exit(4); /* not reached */
 }
@@ -469,19 +474,9 @@ static void later_handler_child(void *arg)
 static void test_stack_overflow_after_later_handler(void **state)
 {
     (void)state;
-    char err[4096], want[160];
-    expected_overflow_line(want, sizeof want, "");
-    int status = run_child(later_handler_child, P(0), err, sizeof err);
-    drop_emulator_line(err);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
-        fail_msg("overflow: child %s, stderr: \"%s\"", signal_name(status), err);
-#ifdef WEFT_ASAN
-    if (!strstr(err, want))
-        fail_msg("stderr \"%s\" lacks \"%s\"", err, want);
-#else
-    assert_string_equal(err, want);
-#endif
-    status = run_child(later_handler_child, P(1), err, sizeof err);
+    char err[4096];
+    assert_overflow_reported(later_handler_child, P(0));
+    int status = run_child(later_handler_child, P(1), err, sizeof err);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 42)
         fail_msg("other fault: child %s, stderr: \"%s\"", signal_name(status), err);
 }
@@ -655,7 +650,8 @@ static void test_stack_pool_reuses_slot(void **state)
  * they are freed, and weft_stack_trim() gives back the rest: 1,024
  * coroutines with 48 KiB of stack each made resident, destroyed: at most
  * half the growth stays (the pool keeps 256 + a cache of 64 resident);
- * after weft_stack_trim() at most 1/16. Released slots are reused with zero
+ * after weft_stack_trim() at most 1/16 (not checked under ThreadSanitizer,
+ * whose shadow of the memset stays). Released slots are reused with zero
  * pages and their guards intact.
  */
 static void test_stack_release_memory(void **state)
@@ -681,9 +677,11 @@ static void test_stack_release_memory(void **state)
     long after_trim = rss_bytes() - before;
     print_message("RSS growth %ld KiB; after destroy %ld KiB; after trim (%d stacks) %ld KiB\n",
                   growth / 1024, after / 1024, trimmed, after_trim / 1024);
+#ifndef WEFT_TSAN  /* ThreadSanitizer's shadow of the memset stays resident */
     assert_true(after <= growth / 2);
-    assert_true(trimmed >= 256);
     assert_true(after_trim <= growth / 16);
+#endif
+    assert_true(trimmed >= 256);
     assert_code(weft_stack_trim(), 0);                      /* nothing left */
     for (int i = 0; i < COUNT; i++) {
         void *out = NULL;
@@ -1083,7 +1081,13 @@ static void test_stack_million_coroutines(void **state)
                   "(%+ld MiB), after weft_stack_trim() (%d stacks) %ld MiB\n",
                   rss_before >> 20, rss_peak >> 20, rss_after >> 20,
                   (rss_after - rss_before) >> 20, trimmed, rss_trimmed >> 20);
-    assert_true(rss_after - rss_before <= (long)(64 * MiB));
+    /* qemu-user keeps a record per guest page mapped (about 400 MiB for
+       these slots, never unmapped) in the RSS it reports; ctest says when
+       the test runs under an emulator. */
+    if (getenv("WEFT_TEST_EMULATED"))
+        print_message("under an emulator: RSS bound not checked\n");
+    else
+        assert_true(rss_after - rss_before <= (long)(64 * MiB));
     if (madv_guards_work())
         assert_int_equal(page_guards, COUNT);
     else

@@ -27,10 +27,17 @@
  * reach weft__switch by a tail call, so no "ret" on the round trip pairs
  * with a call from the other context either.
  *
+ * weft_coro_resume() and weft_coro_yield() are here too in builds without
+ * a sanitizer (WEFT__ASM_CORO, see coro_record.h): their common case with
+ * the same frame push and pop built in, which saves the call, the argument
+ * moves and the bookkeeping of the C versions (85 instructions a round
+ * trip instead of 96 by callgrind).
+ *
  * Comments use C syntax only: a '#' comment would be read by the C
  * preprocessor.
  */
 #include "context.h"
+#include "coro_record.h"
 
 #if defined(__CET__) && (__CET__ & 1)
 #define WEFT_ENDBR endbr64
@@ -38,15 +45,9 @@
 #define WEFT_ENDBR
 #endif
 
-    .text
-
-    .globl  weft__switch
-    .hidden weft__switch
-    .type   weft__switch, @function
-    .p2align 4
-weft__switch:
-    .cfi_startproc
-    WEFT_ENDBR
+/* Pushes the frame of the running context (callee-saved registers, then
+   the floating-point control words), as the table above shows. */
+.macro SAVE_FRAME
     pushq   %rbp                    /* callee-saved, highest in the frame */
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset %rbp, 0
@@ -71,10 +72,11 @@ weft__switch:
     stmxcsr WEFT__CTX_FPU(%rsp)     /* SSE control/status of this context */
     fnstcw  WEFT__CTX_FPU+4(%rsp)   /* x87 control word of this context */
 #endif
-    movq    %rsp, (%rdi)            /* this context is now suspended */
+.endm
 
-    movq    %rsi, %rsp              /* the switch: same frame shape there */
-
+/* Pops the frame at rsp (same shape: the context resumed) and returns into
+   that context with eax, which the caller set, as the result. */
+.macro RESTORE_FRAME
 #ifndef WEFT_FP_CONTROL_THREAD
     ldmxcsr WEFT__CTX_FPU(%rsp)     /* its own floating-point control */
     fldcw   WEFT__CTX_FPU+4(%rsp)
@@ -99,13 +101,97 @@ weft__switch:
     popq    %rbp
     .cfi_adjust_cfa_offset -8
     .cfi_restore %rbp
-    movl    %edx, %eax              /* the code handed over by the switcher */
     popq    %rcx                    /* return address of the resumed context */
     .cfi_adjust_cfa_offset -8
     .cfi_register %rip, %rcx
     jmp     *%rcx
+.endm
+
+    .text
+
+    .globl  weft__switch
+    .hidden weft__switch
+    .type   weft__switch, @function
+    .p2align 4
+weft__switch:
+    .cfi_startproc
+    WEFT_ENDBR
+    SAVE_FRAME
+    movq    %rsp, (%rdi)            /* this context is now suspended */
+    movq    %rsi, %rsp              /* the switch: same frame shape there */
+    movl    %edx, %eax              /* the code handed over by the switcher */
+    RESTORE_FRAME
     .cfi_endproc
     .size   weft__switch, .-weft__switch
+
+#ifdef WEFT__ASM_CORO
+/*
+ * int weft_coro_resume(weft_coro *co, void *in, void **out): the C version
+ * in coro.c, with the switch built in. rdi = co, rsi = in, rdx = out. A
+ * NULL or not suspended co goes to weft__coro_resume_slow() with the
+ * arguments untouched. The running context (weft__tls.current, the
+ * resumer) is left intact until its frame is pushed.
+ */
+    .globl  weft_coro_resume
+    .type   weft_coro_resume, @function
+    .p2align 4
+weft_coro_resume:
+    .cfi_startproc
+    WEFT_ENDBR
+    testq   %rdi, %rdi
+    jz      weft__coro_resume_slow                  /* -EINVAL there */
+    cmpl    $WEFT__CORO_SUSPENDED_, WEFT__CORO_STATE(%rdi)
+    jne     weft__coro_resume_slow                  /* -EINVAL / -EBUSY */
+    movq    weft__tls@gottpoff(%rip), %rcx          /* &weft__tls - %fs:0 */
+    movq    %fs:WEFT__TLS_CURRENT(%rcx), %rax       /* self, set by create */
+    movq    %rax, WEFT__CORO_RESUMER(%rdi)
+    movq    WEFT__CORO_IN_SLOT(%rdi), %r8
+    testq   %r8, %r8
+    jz      1f
+    movq    %rsi, (%r8)                             /* the value it yielded for */
+1:  movq    %rdx, WEFT__CORO_OUT_SLOT(%rdi)         /* where its value goes */
+    movl    $WEFT__CORO_ACTIVE_, WEFT__CORO_STATE(%rdi)
+    SAVE_FRAME
+    movq    %rsp, WEFT__CORO_SP(%rax)               /* self is suspended */
+    movq    %rdi, %fs:WEFT__TLS_CURRENT(%rcx)       /* co runs */
+    movq    WEFT__CORO_SP(%rdi), %rsp
+    xorl    %eax, %eax                              /* its pending switch: 0 */
+    RESTORE_FRAME
+    .cfi_endproc
+    .size   weft_coro_resume, .-weft_coro_resume
+
+/*
+ * int weft_coro_yield(void *value, void **in): rdi = value, rsi = in. A
+ * blocked context (or none) goes to weft__coro_yield_slow() for its error.
+ */
+    .globl  weft_coro_yield
+    .type   weft_coro_yield, @function
+    .p2align 4
+weft_coro_yield:
+    .cfi_startproc
+    WEFT_ENDBR
+    movq    weft__tls@gottpoff(%rip), %rcx
+    movq    %fs:WEFT__TLS_CURRENT(%rcx), %rax       /* self */
+    testq   %rax, %rax
+    jz      weft__coro_yield_slow                   /* no coroutine: -EPERM */
+    cmpl    $0, WEFT__CORO_BLOCKED(%rax)
+    jne     weft__coro_yield_slow                   /* -EPERM / -ECANCELED */
+    movq    WEFT__CORO_OUT_SLOT(%rax), %r8
+    testq   %r8, %r8
+    jz      1f
+    movq    %rdi, (%r8)                             /* the resumer's *out */
+1:  movq    %rsi, WEFT__CORO_IN_SLOT(%rax)
+    movl    $WEFT__CORO_SUSPENDED_, WEFT__CORO_STATE(%rax)
+    movq    WEFT__CORO_RESUMER(%rax), %rdx
+    SAVE_FRAME
+    movq    %rsp, WEFT__CORO_SP(%rax)               /* self is suspended */
+    movq    %rdx, %fs:WEFT__TLS_CURRENT(%rcx)       /* the resumer runs */
+    movq    WEFT__CORO_SP(%rdx), %rsp
+    xorl    %eax, %eax                              /* WEFT_CORO_YIELDED */
+    RESTORE_FRAME
+    .cfi_endproc
+    .size   weft_coro_yield, .-weft_coro_yield
+#endif /* WEFT__ASM_CORO */
 
 /*
  * void weft__entry(void): first code of a new context. weft__frame_init()
