@@ -58,8 +58,12 @@ __attribute__((constructor)) static void resolve_early(void)
     weft__hook_resolve();
 }
 
-/* Every interposer: weft_hook_enable() refers to them all, so a static
-   link that calls it pulls every hook file in. */
+/* Every hook file, and every interposer, which must be what the process's
+   lookups find. */
+static const char *const linked[] = {
+    &weft__hook_io_linked, &weft__hook_sock_linked, &weft__hook_fd_linked,
+    &weft__hook_poll_linked, &weft__hook_sleep_linked, &weft__hook_dns_linked,
+};
 static void *const interposers[] = {
     (void *)read, (void *)write, (void *)readv, (void *)writev,
     (void *)recv, (void *)recvfrom, (void *)recvmsg,
@@ -76,6 +80,9 @@ static void *const interposers[] = {
 int weft_hook_enable(void)
 {
     weft__hook_resolve();
+    for (size_t i = 0; i < sizeof linked / sizeof linked[0]; i++)
+        if (!*(volatile const char *)linked[i])
+            return -ENOSYS;
     /* Each interposer must be what the process's own lookups find: else
        the executable does not export it and shared libraries miss it. */
     for (size_t i = 0; i < sizeof interposers / sizeof interposers[0]; i++) {

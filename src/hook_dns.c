@@ -14,6 +14,9 @@
 
 #include "hook_internal.h"
 
+/* Referred to by weft_hook_enable(): pulls this file into a static link. */
+const char weft__hook_dns_linked = 1;
+
 enum { RUNNING = 0, ABANDONED = 1, DONE = 2 };
 
 /* One lookup; the strings follow the record. */

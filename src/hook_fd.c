@@ -21,6 +21,9 @@
 
 #include "hook_internal.h"
 
+/* Referred to by weft_hook_enable(): pulls this file into a static link. */
+const char weft__hook_fd_linked = 1;
+
 static int hooks_on(void)
 {
     return __atomic_load_n(&weft__hook_on, __ATOMIC_RELAXED);

@@ -122,4 +122,10 @@ int64_t weft__hook_deadline(struct weft__loop *L, const struct timespec *ts);
    Returns the count or -errno. May suspend. */
 int weft__hook_poll(struct weft_task *self, struct pollfd *fds, nfds_t n, int64_t timeout_ns);
 
+/* One per hook file: weft_hook_enable() refers to them all, so that a
+   static link pulls every file in even when something linked before it
+   (a sanitizer's runtime) already defines read, write, ... */
+extern const char weft__hook_io_linked, weft__hook_sock_linked, weft__hook_fd_linked,
+    weft__hook_poll_linked, weft__hook_sleep_linked, weft__hook_dns_linked;
+
 #endif /* WEFT_HOOK_INTERNAL_H */

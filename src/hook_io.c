@@ -14,6 +14,9 @@
 
 #include "hook_internal.h"
 
+/* Referred to by weft_hook_enable(): pulls this file into a static link. */
+const char weft__hook_io_linked = 1;
+
 /* The arguments of one call. */
 struct args {
     void *buf;                  /* read/write/recv/send buffer */

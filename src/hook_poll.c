@@ -16,6 +16,9 @@
 #include <string.h>
 
 #include "hook_internal.h"
+
+/* Referred to by weft_hook_enable(): pulls this file into a static link. */
+const char weft__hook_poll_linked = 1;
 #include "waitq.h"
 
 enum {

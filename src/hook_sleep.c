@@ -16,6 +16,9 @@
 
 #include "hook_internal.h"
 
+/* Referred to by weft_hook_enable(): pulls this file into a static link. */
+const char weft__hook_sleep_linked = 1;
+
 /* Sleeps `ns` in task `self`; 0, or -ECANCELED / -ETIMEDOUT with *left
    (if not NULL) set to the time not slept. */
 static int nap(struct weft_task *self, int64_t ns, int64_t *left)

@@ -14,6 +14,9 @@
 
 #include "hook_internal.h"
 
+/* Referred to by weft_hook_enable(): pulls this file into a static link. */
+const char weft__hook_sock_linked = 1;
+
 int socket(int domain, int type, int protocol)
 {
     int fd = WEFT__REAL(socket)(domain, type, protocol);
