@@ -165,15 +165,20 @@ static ssize_t xfer_thread(int fd, int dir, weft__hook_op op, void *ctx)
         return r;
     struct timeval tv = {0, 0};
     socklen_t len = sizeof tv;
+    int e = errno;
     if (getsockopt(fd, SOL_SOCKET, dir == WEFT_IO_READ ? SO_RCVTIMEO : SO_SNDTIMEO, &tv,
                    &len) < 0)
         tv = (struct timeval){0, 0};
+    errno = e;
     int ms = tv.tv_sec || tv.tv_usec ? (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000) : -1;
     for (;;) {
         struct pollfd p = {.fd = fd, .events = dir == WEFT_IO_READ ? POLLIN : POLLOUT};
         int n = WEFT__REAL(poll)(&p, 1, ms);
-        if (n < 0)
-            return -errno;
+        if (n < 0) {
+            n = -errno;
+            errno = e;
+            return n;
+        }
         if (n == 0)
             return -EAGAIN;     /* SO_RCVTIMEO / SO_SNDTIMEO expired */
         r = op(fd, ctx);
@@ -182,31 +187,62 @@ static ssize_t xfer_thread(int fd, int dir, weft__hook_op op, void *ctx)
     }
 }
 
+/* The waits of a transfer whose first try gave EAGAIN, on a known
+   descriptor whose caller's view is blocking. Apart from the fast path so
+   that it stays lean. */
+__attribute__((noinline)) static ssize_t xfer_wait(struct weft_task *self,
+                                                   struct weft__fd *st, int fd, int dir,
+                                                   weft__hook_op op, void *ctx)
+{
+    struct weft__loop *L = self->loop;
+    int saved = errno;          /* other tasks run while this one waits */
+    int64_t deadline = call_deadline(L, st, fd, dir);
+    ssize_t r;
+    for (;;) {
+        st->ready &= ~dir;
+        int rc = weft__fd_wait_until(L, self, st, dir, deadline);
+        if (rc < 0) {
+            r = rc;
+            break;
+        }
+        if (!(st = weft__fd_known(L, fd))) {
+            r = -EBADF;         /* closed while waiting */
+            break;
+        }
+        r = op(fd, ctx);
+        if (r != -EAGAIN && r != -EWOULDBLOCK)
+            break;
+        if (deadline != WEFT_FOREVER && weft__now(L) >= deadline)
+            break;              /* EAGAIN, as the kernel says at the timeout */
+    }
+    errno = saved;
+    return r;
+}
+
+/* A descriptor this task's loop does not know: a copy (dup) or another
+   loop's that weft made non-blocking becomes known; else the thread's
+   call. */
+__attribute__((noinline)) static ssize_t xfer_unknown(struct weft_task *self, int fd, int dir,
+                                                      weft__hook_op op, void *ctx)
+{
+    struct weft__fd *st;
+    if (!self || !weft__fd_blocking(fd) || !(st = weft__hook_adopt(self->loop, fd)))
+        return xfer_thread(fd, dir, op, ctx);
+    ssize_t r = op(fd, ctx);
+    if (r != -EAGAIN && r != -EWOULDBLOCK)
+        return r;
+    return xfer_wait(self, st, fd, dir, op, ctx);
+}
+
 ssize_t weft__hook_xfer(int fd, int dir, weft__hook_op op, void *ctx)
 {
     struct weft_task *self = weft__hook_task();
-    struct weft__loop *L = weft__loop;
-    struct weft__fd *st = NULL;
-    if (self && !(st = weft__fd_known(L, fd)) && weft__fd_blocking(fd))
-        st = weft__hook_adopt(L, fd);   /* a copy (dup) or another loop's */
-    if (!st)
-        return xfer_thread(fd, dir, op, ctx);
-    if (!weft__fd_blocking(fd))
-        return op(fd, ctx);     /* the caller made it non-blocking */
-    int64_t deadline = WEFT_FOREVER;
-    for (int waited = 0;; waited = 1) {
-        ssize_t r = op(fd, ctx);
-        if (r != -EAGAIN && r != -EWOULDBLOCK)
-            return r;
-        if (!waited)
-            deadline = call_deadline(L, st, fd, dir);
-        else if (deadline != WEFT_FOREVER && weft__now(L) >= deadline)
-            return -EAGAIN;     /* as the kernel says when the timeout ends */
-        st->ready &= ~dir;
-        int rc = weft__fd_wait_until(L, self, st, dir, deadline);
-        if (rc < 0)
-            return rc;
-        if (!(st = weft__fd_known(L, fd)))
-            return -EBADF;      /* closed while waiting */
-    }
+    struct weft__fd *st;
+    if (!self || !(st = weft__fd_known(self->loop, fd)))
+        return xfer_unknown(self, fd, dir, op, ctx);
+    ssize_t r = op(fd, ctx);
+    if ((r != -EAGAIN && r != -EWOULDBLOCK) || !weft__fd_blocking(fd))
+        return r;               /* done, or the caller made it non-blocking:
+                                   errno untouched */
+    return xfer_wait(self, st, fd, dir, op, ctx);
 }

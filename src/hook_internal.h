@@ -98,9 +98,11 @@ static inline ssize_t weft__hook_ret(ssize_t r, int saved)
 
 /*
  * One transfer on `fd` in direction `dir` (WEFT_IO_READ / WEFT_IO_WRITE):
- * `op` makes the real call, returning its result or -errno. Blocking as
- * the caller's view of the descriptor says, cooperatively in a task.
- * Returns the result or -errno (not yet the errno rule). May suspend.
+ * `op` makes the real call, returning its result, or -errno with errno
+ * put back as it was. Blocking as the caller's view of the descriptor
+ * says, cooperatively in a task. Returns the result or -errno, with errno
+ * as the caller had it (restored after a wait, when other tasks ran): the
+ * caller sets errno for a failure. May suspend.
  */
 typedef ssize_t (*weft__hook_op)(int fd, void *ctx);
 ssize_t weft__hook_xfer(int fd, int dir, weft__hook_op op, void *ctx);

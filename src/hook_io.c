@@ -30,7 +30,18 @@ struct args {
     struct msghdr *msg;         /* recvmsg/sendmsg */
 };
 
-#define RET(call) ({ ssize_t r_ = (call); r_ < 0 ? -errno : r_; })
+/* The real call's result, or -errno with errno put back as it was: the
+   success path never touches errno (see weft__hook_xfer). */
+#define RET(call)                                                           \
+    ({                                                                      \
+        int e_ = errno;                                                     \
+        ssize_t r_ = (call);                                                \
+        if (r_ < 0) {                                                       \
+            r_ = -errno;                                                    \
+            errno = e_;                                                     \
+        }                                                                   \
+        r_;                                                                 \
+    })
 
 static ssize_t op_read(int fd, void *c)
 {
@@ -80,30 +91,38 @@ static ssize_t op_sendmsg(int fd, void *c)
     return RET(WEFT__REAL(sendmsg)(fd, a->msg, a->flags));
 }
 
+/* -errno into errno and -1 (weft__hook_xfer left errno as it found it). */
+static inline ssize_t fail(ssize_t r)
+{
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
+
 /* One transfer under the errno rule. */
 static ssize_t xfer(int fd, int dir, weft__hook_op op, struct args *a)
 {
-    int saved = errno;
     if (a->flags & MSG_DONTWAIT)        /* this call must not wait */
-        return weft__hook_ret(op(fd, a), saved);
-    return weft__hook_ret(weft__hook_xfer(fd, dir, op, a), saved);
+        return fail(op(fd, a));
+    return fail(weft__hook_xfer(fd, dir, op, a));
 }
 
 /* write/send/sendto: until all of a->n is written where the caller's view
    is blocking; a failure after some bytes returns their count. */
 static ssize_t xfer_all(int fd, weft__hook_op op, struct args *a)
 {
-    int saved = errno;
     size_t done = 0;
     if (a->flags & MSG_DONTWAIT)
-        return weft__hook_ret(op(fd, a), saved);
+        return fail(op(fd, a));
     for (;;) {
         ssize_t r = weft__hook_xfer(fd, WEFT_IO_WRITE, op, a);
         if (r < 0)
-            return done ? (errno = saved, (ssize_t)done) : weft__hook_ret(r, saved);
+            return done ? (ssize_t)done : fail(r);
         done += (size_t)r;
         if ((size_t)r == a->n || r == 0 || !weft__hook_task() || !weft__fd_blocking(fd))
-            return weft__hook_ret((ssize_t)done, saved);
+            return (ssize_t)done;
         a->buf = (char *)a->buf + r;
         a->n -= (size_t)r;
     }

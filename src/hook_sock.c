@@ -50,8 +50,12 @@ struct acc {
 static ssize_t op_accept(int fd, void *c)
 {
     struct acc *a = c;
-    int r = WEFT__REAL(accept4)(fd, a->addr, a->len, a->flags);
-    return r < 0 ? -errno : r;
+    int e = errno, r = WEFT__REAL(accept4)(fd, a->addr, a->len, a->flags);
+    if (r < 0) {
+        r = -errno;
+        errno = e;              /* as weft__hook_xfer expects of an op */
+    }
+    return r;
 }
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)

@@ -48,14 +48,7 @@ int weft__io_pending(const struct weft__loop *L)
 }
 
 /* Bit fd: weft made fd non-blocking, its owner's view is blocking. */
-static uint64_t fd_mode[WEFT__FD_MODE_MAX / 64];
-
-int weft__fd_blocking(int fd)
-{
-    if (fd < 0 || fd >= WEFT__FD_MODE_MAX)
-        return 0;
-    return (int)(__atomic_load_n(&fd_mode[fd / 64], __ATOMIC_RELAXED) >> (fd % 64) & 1);
-}
+uint64_t weft__fd_mode[WEFT__FD_MODE_MAX / 64];
 
 void weft__fd_set_blocking(int fd, int blocking)
 {
@@ -63,9 +56,9 @@ void weft__fd_set_blocking(int fd, int blocking)
         return;
     uint64_t bit = (uint64_t)1 << (fd % 64);
     if (blocking)
-        __atomic_fetch_or(&fd_mode[fd / 64], bit, __ATOMIC_RELAXED);
+        __atomic_fetch_or(&weft__fd_mode[fd / 64], bit, __ATOMIC_RELAXED);
     else
-        __atomic_fetch_and(&fd_mode[fd / 64], ~bit, __ATOMIC_RELAXED);
+        __atomic_fetch_and(&weft__fd_mode[fd / 64], ~bit, __ATOMIC_RELAXED);
 }
 
 int weft__set_nonblock(int fd)

@@ -52,7 +52,13 @@ int weft__set_nonblock(int fd);
    WEFT__FD_MODE_MAX; beyond, always 0). Atomic, allocation-free: usable
    from any thread and from signal handlers. */
 #define WEFT__FD_MODE_MAX (1 << 20)
-int weft__fd_blocking(int fd);
+extern uint64_t weft__fd_mode[WEFT__FD_MODE_MAX / 64];
+static inline int weft__fd_blocking(int fd)
+{
+    if (fd < 0 || fd >= WEFT__FD_MODE_MAX)
+        return 0;
+    return (int)(__atomic_load_n(&weft__fd_mode[fd / 64], __ATOMIC_RELAXED) >> (fd % 64) & 1);
+}
 void weft__fd_set_blocking(int fd, int blocking);
 
 /* The record of `fd` if the loop knows it (not closed), else NULL. Never
