@@ -4,7 +4,8 @@
  * own) run by 1,000 tasks on one thread against a loopback server, every
  * byte checked; each hooked call's error paths (end of file, reset, closed
  * while waiting, SO_RCVTIMEO, a descriptor the caller made non-blocking,
- * refused and non-blocking connects); poll, ppoll, select; the sleep
+ * refused and non-blocking connects, dup2 over a waited descriptor,
+ * SO_SNDTIMEO); poll, ppoll, select; the sleep
  * family on the virtual clock; cancellation and timeout scopes around
  * hooked calls; errno kept per task; a plain thread, a callback and a
  * thread with hooks off get the real calls; a signal handler that writes.
@@ -314,6 +315,55 @@ static void test_hook_transfer_calls(void **state)
 {
     (void)state;
     assert_code(vrun(xfer_body, NULL, NULL), 0);
+    assert_expectations();
+}
+
+/* dup2 over a descriptor a task waits on: the waiter wakes with EBADF. */
+static int dups_later(void *arg, void **result)
+{
+    (void)result;
+    weft_sleep(MS(N(arg)));
+    int p[2];
+    EXPECT_CODE(pipe(p), 0);
+    EXPECT_CODE(dup2(p[0], sv[0]), sv[0]);
+    close(p[0]);
+    close(p[1]);
+    return 0;
+}
+
+static int dup_sndtimeo_body(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    char c;
+    EXPECT_CODE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    EXPECT_CODE(weft_spawn(NULL, dups_later, P(30), NULL), 0);
+    EXPECT_CODE(ERR(read(sv[0], &c, 1)), -EBADF);
+    EXPECT_NOW(MS(30));
+    /* The copy is now a pipe's read end, blocking for the caller. */
+    EXPECT_CODE(fcntl(sv[0], F_GETFL) & O_NONBLOCK, 0);
+    close(sv[0]);
+    /* SO_SNDTIMEO on a full socket: the bytes that fit, then at the
+       timeout EAGAIN for a write that moves none. */
+    EXPECT_CODE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct timeval tv = {0, 100000};
+    EXPECT_CODE(setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
+    size_t big = 4 << 20;
+    char *p = calloc(1, big);
+    ssize_t w = write(sv[0], p, big);
+    EXPECT(w > 0 && (size_t)w < big);
+    EXPECT_NOW(MS(130));
+    EXPECT_CODE(ERR(write(sv[0], p, big)), -EAGAIN);
+    EXPECT_NOW(MS(230));
+    free(p);
+    close(sv[0]);
+    close(sv[1]);
+    return 0;
+}
+
+static void test_hook_dup2_and_sndtimeo(void **state)
+{
+    (void)state;
+    assert_code(vrun(dup_sndtimeo_body, NULL, NULL), 0);
     assert_expectations();
 }
 
@@ -727,6 +777,7 @@ int main(void)
         cmocka_unit_test_setup(test_hook_thousand_clients, setup),
         cmocka_unit_test_setup(test_hook_read_paths, setup),
         cmocka_unit_test_setup(test_hook_transfer_calls, setup),
+        cmocka_unit_test_setup(test_hook_dup2_and_sndtimeo, setup),
         cmocka_unit_test_setup(test_hook_connect_accept, setup),
         cmocka_unit_test_setup(test_hook_poll_select, setup),
         cmocka_unit_test_setup(test_hook_sleep_family, setup),

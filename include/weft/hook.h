@@ -81,11 +81,13 @@
  * restores it when it succeeds, so one task never sees errno set by
  * another task that ran meanwhile.
  *
- * Signals. read, write, close and the other calls POSIX makes
- * async-signal-safe never allocate and take no lock on a descriptor the
- * loop knows or does not know: a signal handler may call them. A handler
- * must not call a hooked call that would wait (one that the real call
- * would make block): a task can not be switched out of a signal handler.
+ * Signals. read, write, close and the other transfer calls never take a
+ * lock, and allocate only to make known a copy (dup) of a known
+ * descriptor, or one that another thread's loop knows, on its first use
+ * in a task: a signal handler may call them on any other descriptor. A
+ * handler must not call a hooked call that would wait (one that the real
+ * call would make block): a task cannot be switched out of a signal
+ * handler.
  *
  * Threads. Hooks look only at the calling thread's loop. A descriptor is
  * known to the loop of the thread that made it known; closing it from
