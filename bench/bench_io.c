@@ -21,6 +21,10 @@
  *              runs, 3 by default. The 10,000-connection rows need RLIMIT_NOFILE
  *              above 10,000 (the soft limit is raised to the hard one);
  *              with a lower hard limit they are left out, with a message.
+ *   hook_echo  the same load against the echo server written with libc's
+ *              blocking accept/read/write under the hooks (weft/hook.h;
+ *              hook_echo_server.c, exec'd in the server child) and the weft
+ *              server above, 100 connections, rows "weft_hook" and "weft".
  *   to_thread  one weft_to_thread() round trip of an empty function: the
  *              job handed to the worker pool, run, and the task woken; in
  *              one weft_run(), whose first call (starting the worker
@@ -28,6 +32,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,6 +101,17 @@ static int weft_echo_main(void *arg, void **result)
 static int weft_echo_serve(int lfd)
 {
     return weft_run(weft_echo_main, &lfd, NULL);
+}
+
+/* The blocking server under the hooks: a program of its own (weft-bench
+   links no hook), given the listening socket. */
+static int hook_echo_serve(int lfd)
+{
+    char arg[16];
+    snprintf(arg, sizeof arg, "%d", lfd);
+    fcntl(lfd, F_SETFD, 0);     /* keep it across exec */
+    execl(WEFT_BENCH_HOOK_SERVER, WEFT_BENCH_HOOK_SERVER, arg, (char *)NULL);
+    return -errno;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -375,6 +391,7 @@ ECHO_ROW(weft, weft_echo_serve, 10000)
 ECHO_ROW(epoll, peer_epoll_echo_serve, 1)
 ECHO_ROW(epoll, peer_epoll_echo_serve, 100)
 ECHO_ROW(epoll, peer_epoll_echo_serve, 10000)
+ECHO_ROW(hook, hook_echo_serve, 100)
 
 /* ------------------------------------------------------------------------ */
 /* to_thread                                                                */
@@ -438,5 +455,8 @@ void bench_io_register(void)
         bench_register(&(struct bench){"echo", "weft", rows[i].weft, ECHO_WINDOW_MS, ECHO_RUNS});
         bench_register(&(struct bench){"echo", "epoll", rows[i].epoll, ECHO_WINDOW_MS, ECHO_RUNS});
     }
+    bench_register(&(struct bench){"hook_echo", "weft_hook", echo_hook_100, ECHO_WINDOW_MS,
+                                   ECHO_RUNS});
+    bench_register(&(struct bench){"hook_echo", "weft", echo_weft_100, ECHO_WINDOW_MS, ECHO_RUNS});
     bench_register(&(struct bench){"to_thread", "weft", to_thread_run, 0, 0});
 }

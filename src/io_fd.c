@@ -15,6 +15,12 @@
  * hang-up or error (sticky: its edge came already and will not come again),
  * and never for datagram sockets, where a short read is one datagram of
  * several.
+ *
+ * Closing keeps the record (marked closed) for the next descriptor of that
+ * number, so that close - async-signal-safe in POSIX, and hooked by
+ * weft/hook.h - never frees. Process-wide, one bit per descriptor says
+ * whether weft made it non-blocking behind its owner's back: the hooks
+ * then make calls on it wait as the owner expects, on any thread.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -72,11 +78,29 @@ static void classify(int fd, struct weft__fd *st)
     }
 }
 
+/* Bit fd: weft made fd non-blocking, its owner's view is blocking. */
+uint64_t weft__fd_mode[WEFT__FD_MODE_MAX / 64];
+
+void weft__fd_set_blocking(int fd, int blocking)
+{
+    if (fd < 0 || fd >= WEFT__FD_MODE_MAX)
+        return;
+    uint64_t bit = (uint64_t)1 << (fd % 64);
+    if (blocking)
+        __atomic_fetch_or(&weft__fd_mode[fd / 64], bit, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_and(&weft__fd_mode[fd / 64], ~bit, __ATOMIC_RELAXED);
+}
+
 int weft__set_nonblock(int fd)
 {
+    /* Asked of the kernel every time: the bit may be stale when the number
+       was closed with close(2) where no hook saw it, and reused. */
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0))
         return -errno;
+    if (!(flags & O_NONBLOCK))
+        weft__fd_set_blocking(fd, 1);
     return 0;
 }
 
@@ -101,21 +125,22 @@ struct weft__fd *weft__fd_state(struct weft__loop *L, int fd, int *rc)
         io->fds = fds;
         io->nfds = n;
     }
-    if (io->fds[fd])
-        return io->fds[fd];
+    struct weft__fd *st = io->fds[fd];
+    if (st && !st->closed)
+        return st;
     if ((*rc = weft__set_nonblock(fd)) < 0)
         return NULL;
     *rc = -ENOMEM;
-    struct weft__fd *st = calloc(1, sizeof *st);
-    if (!st)
+    if (!st && !(st = calloc(1, sizeof *st)))
         return NULL;
     int add = weft__poll_add(&io->poll, fd);
     if (add < 0 && add != -EPERM) { /* regular files cannot be polled: */
-        free(st);                   /* they are always ready */
+        if (!io->fds[fd])           /* they are always ready */
+            free(st);
         *rc = add;
         return NULL;
     }
-    st->ready = add == -EPERM ? WEFT_IO_READ | WEFT_IO_WRITE : 0;
+    *st = (struct weft__fd){.ready = add == -EPERM ? WEFT_IO_READ | WEFT_IO_WRITE : 0};
     if (add == 0)
         classify(fd, st);       /* files (not pollable) stay kind 0 */
     io->fds[fd] = st;
@@ -124,6 +149,12 @@ struct weft__fd *weft__fd_state(struct weft__loop *L, int fd, int *rc)
 
 int weft__fd_wait(struct weft__loop *L, struct weft_task *self, struct weft__fd *st,
                    int events)
+{
+    return weft__fd_wait_until(L, self, st, events, WEFT_FOREVER);
+}
+
+int weft__fd_wait_until(struct weft__loop *L, struct weft_task *self, struct weft__fd *st,
+                        int events, int64_t wake_at)
 {
     struct weft__wait r = {.w = {.task = self}}, w = {.w = {.task = self}};
     weft__list_init(&r.w.link);     /* removed below even if never queued */
@@ -134,7 +165,7 @@ int weft__fd_wait(struct weft__loop *L, struct weft_task *self, struct weft__fd 
         weft__list_push_back(weft__waitq(&st->writers), &w.w.link);
     L->io_waiting++;
     weft__waiting(self, WEFT_WAIT_FD, st, events);
-    int rc = weft__park(self, WEFT_FOREVER);
+    int rc = weft__park(self, wake_at);
     L->io_waiting--;
     weft__list_remove(&r.w.link);
     weft__list_remove(&w.w.link);
@@ -207,26 +238,32 @@ int weft_io_wait(int fd, int events)
             return now & events;
         if ((rc = weft__fd_wait(self->loop, self, st, events)) < 0)
             return rc;
-        if (!(st = self->loop->io->fds[fd]))
+        if (!(st = weft__fd_known(self->loop, fd)))
             return -EBADF;
     }
+}
+
+void weft__fd_forget(struct weft__loop *L, int fd)
+{
+    struct weft__fd *st = weft__fd_known(L, fd);
+    struct weft__wait *w;
+    if (!st)
+        return;
+    while ((w = weft__waitq_take(&st->readers)))
+        weft__wake(w->w.task, -EBADF);
+    while ((w = weft__waitq_take(&st->writers)))
+        weft__wake(w->w.task, -EBADF);
+    weft__watch_detach(st);
+    weft__poll_del(&L->io->poll, fd);
+    st->closed = 1;
 }
 
 int weft_io_close(int fd)
 {
     struct weft__loop *L = weft__loop;
-    if (L && L->io && fd >= 0 && (size_t)fd < L->io->nfds && L->io->fds[fd]) {
-        struct weft__fd *st = L->io->fds[fd];
-        struct weft__wait *w;
-        while ((w = weft__waitq_take(&st->readers)))
-            weft__wake(w->w.task, -EBADF);
-        while ((w = weft__waitq_take(&st->writers)))
-            weft__wake(w->w.task, -EBADF);
-        weft__watch_detach(st);
-        weft__poll_del(&L->io->poll, fd);
-        L->io->fds[fd] = NULL;
-        free(st);
-    }
+    if (L)
+        weft__fd_forget(L, fd);
+    weft__fd_set_blocking(fd, 0);
     return close(fd) < 0 ? -errno : 0;
 }
 
@@ -243,6 +280,8 @@ void weft__io_free(struct weft__loop *L)
         free(io->fds[i]);       /* descriptors stay open: they are the
                                    caller's; only the loop's records go */
     free(io->fds);
+    io->fds = NULL;             /* closing the poller below is a close(2), */
+    io->nfds = 0;               /* which the hooks look up */
     weft__poll_free(&io->poll);
     free(io);
     L->io = NULL;

@@ -30,6 +30,12 @@ struct weft__fd {
     int hup;                    /* the poller saw a hang-up or error; sticky,
                                    so a short read never waits for an edge
                                    that already came (EOF must be seen) */
+    int closed;                 /* closed (weft__fd_forget): the record is
+                                   kept for the next descriptor of that
+                                   number, since close(2) may not free */
+    int timeo_known;            /* hooks: bit i set when timeo[i] is known */
+    int64_t timeo[2];           /* hooks: SO_RCVTIMEO, SO_SNDTIMEO in ns
+                                   (0: none), applied per call */
 };
 
 struct weft__pool;
@@ -52,8 +58,40 @@ struct weft__io {
 struct weft__io *weft__io_get(struct weft__loop *L);
 
 /* Makes `fd` non-blocking (once: a descriptor that is stays so). 0 or a
-   negative errno. */
+   negative errno. When it changes the flag it notes that the caller's
+   view is blocking (weft__fd_blocking). */
 int weft__set_nonblock(int fd);
+
+/* Process-wide: 1 when weft made `fd` non-blocking behind its owner's
+   back, so that the hooks (weft/hook.h) make a call on it wait as the
+   owner expects; weft__fd_set_blocking() changes it (descriptors up to
+   WEFT__FD_MODE_MAX; beyond, always 0). Atomic, allocation-free: usable
+   from any thread and from signal handlers. */
+#define WEFT__FD_MODE_MAX (1 << 20)
+extern uint64_t weft__fd_mode[WEFT__FD_MODE_MAX / 64];
+static inline int weft__fd_blocking(int fd)
+{
+    if (fd < 0 || fd >= WEFT__FD_MODE_MAX)
+        return 0;
+    return (int)(__atomic_load_n(&weft__fd_mode[fd / 64], __ATOMIC_RELAXED) >> (fd % 64) & 1);
+}
+void weft__fd_set_blocking(int fd, int blocking);
+
+/* The record of `fd` if the loop knows it (not closed), else NULL. Never
+   allocates. */
+static inline struct weft__fd *weft__fd_known(const struct weft__loop *L, int fd)
+{
+    struct weft__io *io = L->io;
+    struct weft__fd *st;
+    if (!io || fd < 0 || (size_t)fd >= io->nfds || !(st = io->fds[fd]) || st->closed)
+        return NULL;
+    return st;
+}
+
+/* The descriptor is being closed: its waiting tasks wake with -EBADF and
+   the poller forgets it; the record stays, marked closed, for reuse. Never
+   allocates or frees. */
+void weft__fd_forget(struct weft__loop *L, int fd);
 
 /* The record of `fd`, made known to the loop (non-blocking, in the poller)
    on first use; NULL with *rc set (-EBADF, -ENOMEM, ...). */
@@ -64,6 +102,10 @@ struct weft__fd *weft__fd_state(struct weft__loop *L, int fd, int *rc);
    park's code. May suspend. */
 int weft__fd_wait(struct weft__loop *L, struct weft_task *self, struct weft__fd *st,
                   int events);
+/* The same, ending with 0 at loop time `wake_at` too (WEFT_FOREVER: no
+   end of its own). */
+int weft__fd_wait_until(struct weft__loop *L, struct weft_task *self, struct weft__fd *st,
+                        int events, int64_t wake_at);
 
 /* True when something outside the tasks may still make one runnable:
    tasks waiting on descriptors, pool jobs, other threads holding the loop. */

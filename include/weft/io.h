@@ -13,7 +13,8 @@
  *
  * Close descriptors that tasks may wait on with weft_io_close(): it wakes
  * their waiters with -EBADF. A plain close(2) of a descriptor the loop
- * still knows is undefined.
+ * still knows does the same when the hooks (weft/hook.h) are linked, and
+ * is undefined otherwise.
  */
 #ifndef WEFT_IO_H
 #define WEFT_IO_H
