@@ -45,5 +45,6 @@
 #include "weft/sync.h"
 #include "weft/chan.h"
 #include "weft/io.h"
+#include "weft/loops.h"
 
 #endif /* WEFT_H */

@@ -68,6 +68,28 @@ void weft__remote_close(struct weft__loop *L);
 /* remote.c: posts fn(arg) to the loop from any thread. 0 or -ESHUTDOWN /
    -ENOMEM. */
 int weft__remote_post(struct weft_loop *loop, void (*fn)(void *arg), void *arg);
+/* remote.c: weft__remote_post() with `drop`, which runs instead of fn (on
+   the loop's thread, or the poster's if it has ended) when the loop ends
+   before it could run fn. */
+int weft__remote_post_drop(struct weft_loop *loop, void (*fn)(void *arg),
+                           void (*drop)(void *arg), void *arg);
+/* remote.c: queues a wake of `t` (a task of loop's) from another thread;
+   the loop wakes it if t->xwait is still `node` then. 0, -ESHUTDOWN,
+   -ENOMEM. Thread-safe; never suspends. */
+int weft__remote_xwake(struct weft_loop *loop, struct weft_task *t, void *node);
+/* remote.c: runs the posts and wakes queued now, without a system call;
+   returns how many. On the loop's thread. */
+int weft__remote_check(struct weft__loop *L);
+/* remote.c: the loop is about to block in the poller: 0, or -EAGAIN when
+   something was queued meanwhile (then it must not block). */
+int weft__remote_sleep(struct weft__loop *L);
+/* remote.c: the loop is back from the poller. */
+void weft__remote_awake(struct weft__loop *L);
+/* remote.c: one reference to `loop` stops keeping the loop alive (it still
+   keeps the record). */
+void weft__remote_unhold(struct weft_loop *loop);
+/* remote.c: one more reference to `loop` (weft_loop_put() gives it back). */
+void weft__remote_ref(struct weft_loop *loop);
 /* remote.c: the handle of L, created on first use (NULL on failure). */
 struct weft_loop *weft__remote_of(struct weft__loop *L);
 /* remote.c: 1 while threads other than the loop hold references, or posts

@@ -70,13 +70,17 @@ struct weft__waiter {
 };
 
 struct weft__group;
+struct weft__loops;
 
 /* Internal task states, finer than weft_task_state. */
 enum weft__task_state {
     WEFT__TASK_QUEUED = 0,      /* in the run queue */
     WEFT__TASK_RUNNING = 1,     /* the current task */
     WEFT__TASK_PARKED = 2,      /* waiting for weft__wake() */
-    WEFT__TASK_ENDED = 3        /* its function returned */
+    WEFT__TASK_ENDED = 3,       /* its function returned */
+    WEFT__TASK_REMOTE = 4       /* a handle of a task running on another
+                                   loop (weft_spawn_on): no coroutine here,
+                                   ends when that task's outcome arrives */
 };
 
 struct weft_task {
@@ -95,6 +99,9 @@ struct weft_task {
     /* Waiting. */
     struct weft__alarm alarm;   /* wakes it from a timed park */
     int64_t wake_at;            /* the park's own end (sleep), else FOREVER */
+    void *xwait;                /* the cross-loop wait node it parks on, or
+                                   NULL: a wake from another loop counts only
+                                   while this still names its node (xwait.c) */
     /* Outcome and bookkeeping. */
     weft_task_fn fn;            /* the body */
     void *arg;                  /* its argument */
@@ -136,6 +143,9 @@ struct weft__loop {
     uint64_t next_id;           /* for task ids */
     uint64_t ends;              /* tasks ended so far, for end_seq */
     struct weft_task *free_tasks; /* recycled task records (via link.next) */
+    struct weft__loops *group;  /* the loops started together with it
+                                   (weft_loop_opts.loops > 1), or NULL */
+    int index;                  /* its index among them, 0 alone */
 };
 
 /* The loop running on this thread, or NULL. */
@@ -206,6 +216,19 @@ void weft__task_free_all(struct weft__loop *L);
 
 /* Drops the callbacks still scheduled when the loop ends (callback.c). */
 void weft__callbacks_drop(struct weft__loop *L);
+
+/* The body of weft_run_opts() for one loop: runs `main` as the loop's first
+   task on the calling thread; `group` and `index` place the loop among the
+   loops started together (NULL, 0 alone). Same returns. (loop.c) */
+int weft__loop_run(weft_task_fn main, void *arg, void **result,
+                   const weft_loop_opts *opts, struct weft__loops *group, int index);
+
+/* weft_run_opts() with more than one loop (loops.c). */
+int weft__loops_run(weft_task_fn main, void *arg, void **result,
+                    const weft_loop_opts *opts);
+
+/* weft_task_cancel() of a weft_spawn_on() handle (spawn_on.c). */
+int weft__xtask_cancel(struct weft_task *t);
 
 /* Spawns into loop L (weft_spawn without the current-loop lookup). */
 int weft__spawn(struct weft__loop *L, struct weft_task **out, weft_task_fn fn,

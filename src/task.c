@@ -91,6 +91,7 @@ int weft__spawn(struct weft__loop *L, struct weft_task **out, weft_task_fn fn,
     t->cancel_requested = t->started = t->joined = 0;
     t->alarm.timer.slot = 0;
     t->wake_at = WEFT_FOREVER;
+    t->xwait = NULL;
     t->fn = fn;
     t->arg = arg;
     t->result = NULL;
@@ -198,6 +199,8 @@ int weft_task_cancel(weft_task *t)
         return -EINVAL;
     if (t->state == WEFT__TASK_ENDED)
         return -EALREADY;
+    if (t->state == WEFT__TASK_REMOTE)
+        return weft__xtask_cancel(t);   /* runs on another loop */
     t->cancel_requested = 1;
     weft__recheck(t);
     return 0;

@@ -1,0 +1,354 @@
+/*
+ * test_loops.c - several loops (weft/loops.h): weft_loop_opts.loops,
+ * weft_loop_at/index/count, weft_spawn_on (result, error, cancel from
+ * either side, a cancelled joiner, detached work, loops ending with work
+ * in flight on every loop), with 2 and 4 loops on whatever CPUs there are.
+ *
+ * Tasks of loops other than 0 run on other threads: they never touch
+ * cmocka or the EXPECT state, only CHECK, which counts failures in an
+ * atomic that the test asserts afterwards. Nothing here depends on time:
+ * waits that must be cancelled sleep an hour on the real clock.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <weft.h>
+
+#include "support.h"
+
+static atomic_int failures_;
+static atomic_int first_line_;
+
+/* EXPECT_CODE for any thread. */
+#define CHECK_CODE(expr, want)                                              \
+    do {                                                                    \
+        long got_ = (long)(expr);                                           \
+        if (got_ != (long)(want)) {                                         \
+            int zero_ = 0;                                                  \
+            atomic_compare_exchange_strong(&first_line_, &zero_, __LINE__); \
+            atomic_fetch_add(&failures_, 1);                                \
+        }                                                                   \
+    } while (0)
+#define CHECK(cond) CHECK_CODE(!!(cond), 1)
+
+static int setup(void **state)
+{
+    alarm(120);
+    atomic_store(&failures_, 0);
+    atomic_store(&first_line_, 0);
+    return reset(state);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    alarm(0);
+    return 0;
+}
+
+static void assert_checks(void)
+{
+    if (atomic_load(&failures_))
+        fail_msg("%d checks failed, the first at line %d", atomic_load(&failures_),
+                 atomic_load(&first_line_));
+}
+
+static int run_loops(int loops, weft_task_fn fn, void *arg)
+{
+    return weft_run_opts(fn, arg, NULL, &(weft_loop_opts){.loops = loops});
+}
+
+/* Returns the index of the loop it runs on as its result. */
+static int task_index(void *arg, void **result)
+{
+    (void)arg;
+    *result = P(weft_loop_index());
+    CHECK_CODE(weft_loop_count(), N(arg));
+    return 0;
+}
+
+static int task_fail(void *arg, void **result)
+{
+    *result = arg;
+    return -EIO;
+}
+
+static atomic_int started_;
+
+/* Waits (polling) until `n` tasks have started their sleep. */
+static void wait_started(int n)
+{
+    while (atomic_load(&started_) < n)
+        CHECK_CODE(weft_sleep(WEFT_MSEC(1)), 0);
+}
+
+static int task_sleep_hour(void *arg, void **result)
+{
+    (void)result;
+    atomic_fetch_add(&started_, 1);
+    int rc = weft_sleep(WEFT_SEC(3600));
+    if (arg)
+        atomic_fetch_add((atomic_int *)arg, 1);
+    return rc;
+}
+
+static int task_cancel_self(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    CHECK_CODE(weft_task_cancel(weft_task_current()), 0);
+    return weft_sleep(WEFT_SEC(3600));
+}
+
+/* ------------------------------------------------------------------------ */
+
+static int main_count(void *arg, void **result)
+{
+    int n = (int)N(arg);
+    (void)result;
+    CHECK_CODE(weft_loop_count(), n);
+    CHECK_CODE(weft_loop_index(), 0);
+    CHECK(weft_loop_at(-1) == NULL);
+    CHECK(weft_loop_at(n) == NULL);
+    for (int i = 0; i < n; i++) {
+        weft_task *t;
+        void *r = NULL;
+        CHECK(weft_loop_at(i) != NULL);
+        CHECK_CODE(weft_spawn_on(weft_loop_at(i), &t, task_index, P(n), NULL), 0);
+        CHECK_CODE(weft_task_join(t, &r), 0);
+        CHECK_CODE(N(r), i);
+        CHECK_CODE(weft_task_status(t), WEFT_TASK_DONE);
+        CHECK_CODE(weft_task_release(t), 0);
+    }
+    return 7;
+}
+
+static void test_loops_count_and_index(void **state)
+{
+    (void)state;
+    assert_code(weft_loop_index(), -EPERM);
+    assert_code(weft_loop_count(), -EPERM);
+    assert_null(weft_loop_at(0));
+    assert_code(run_loops(0, main_count, P(1)), 0);
+    assert_code(run_loops(1, main_count, P(1)), 0);
+    assert_code(run_loops(2, main_count, P(2)), 0);
+    assert_code(run_loops(4, main_count, P(4)), 0);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    assert_code(weft_run_opts(main_count, P(ncpu), NULL,
+                              &(weft_loop_opts){.loops = WEFT_LOOPS_ALL, .pin = 1}), 0);
+    assert_code(run_loops(-2, main_count, P(1)), -EINVAL);
+    assert_checks();
+}
+
+static int main_bad_args(void *arg, void **result)
+{
+    weft_task *t;
+    (void)arg;
+    (void)result;
+    CHECK_CODE(weft_spawn_on(NULL, &t, task_index, NULL, NULL), -EINVAL);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, NULL, NULL, NULL), -EINVAL);
+    return 0;
+}
+
+static void test_loops_spawn_on_bad_args(void **state)
+{
+    (void)state;
+    weft_task *t;
+    assert_code(run_loops(2, main_bad_args, NULL), 0);
+    assert_code(weft_spawn_on((weft_loop *)&t, &t, task_index, NULL, NULL), -EPERM);
+    assert_checks();
+}
+
+/* The error and result come back; names and stack sizes go over. */
+static int task_named(void *arg, void **result)
+{
+    (void)arg;
+    *result = (void *)weft_task_name(weft_task_current());
+    return 0;
+}
+
+static int main_error(void *arg, void **result)
+{
+    weft_task *t;
+    void *r = NULL;
+    (void)arg;
+    (void)result;
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_fail, P(5), NULL), 0);
+    CHECK_CODE(weft_task_status(t), WEFT_TASK_PENDING);
+    CHECK_CODE(weft_task_result(t, &r), -EAGAIN);
+    CHECK_CODE(weft_task_join(t, &r), -EIO);
+    CHECK_CODE(N(r), 5);
+    CHECK_CODE(weft_task_status(t), WEFT_TASK_FAILED);
+    CHECK_CODE(weft_task_join(t, &r), -EALREADY);
+    CHECK_CODE(weft_task_cancel(t), -EALREADY);
+    weft_task_release(t);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_named, NULL,
+                             &(weft_task_opts){.name = "far", .stack_size = 128 * 1024}), 0);
+    CHECK(weft_task_name(t)[0] == 'f');
+    CHECK_CODE(weft_task_join(t, &r), 0);
+    CHECK(r && ((const char *)r)[0] == 'f' && ((const char *)r)[1] == 'a');
+    weft_task_release(t);
+    return 0;
+}
+
+static void test_loops_spawn_on_error_and_result(void **state)
+{
+    (void)state;
+    assert_code(run_loops(2, main_error, NULL), 0);
+    assert_checks();
+}
+
+/* Cancel from the caller's side, from the task's own side, and a joiner
+   cancelled while the remote task goes on. */
+static int joiner(void *arg, void **result)
+{
+    (void)result;
+    return weft_task_join(arg, NULL);
+}
+
+static int main_cancel(void *arg, void **result)
+{
+    weft_task *t, *j;
+    atomic_int woke = 0;
+    (void)arg;
+    (void)result;
+    /* Caller's side, before and after the remote task started. */
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_sleep_hour, &woke, NULL), 0);
+    CHECK_CODE(weft_task_cancel(t), 0);
+    CHECK_CODE(weft_task_cancel(t), 0);
+    CHECK_CODE(weft_task_join(t, NULL), -ECANCELED);
+    CHECK_CODE(weft_task_status(t), WEFT_TASK_CANCELLED);
+    weft_task_release(t);
+    int s0 = atomic_load(&started_);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_sleep_hour, &woke, NULL), 0);
+    wait_started(s0 + 1);
+    CHECK_CODE(weft_task_cancel(t), 0);
+    CHECK_CODE(weft_task_join(t, NULL), -ECANCELED);
+    weft_task_release(t);
+    /* The task's side. */
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_cancel_self, NULL, NULL), 0);
+    CHECK_CODE(weft_task_join(t, NULL), -ECANCELED);
+    weft_task_release(t);
+    /* A joiner cancelled: only the join ends, the task runs on. */
+    s0 = atomic_load(&started_);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_sleep_hour, &woke, NULL), 0);
+    CHECK_CODE(weft_spawn(&j, joiner, t, NULL), 0);
+    wait_started(s0 + 1);
+    CHECK_CODE(weft_task_cancel(j), 0);
+    CHECK_CODE(weft_task_join(j, NULL), -ECANCELED);
+    weft_task_release(j);
+    CHECK_CODE(weft_task_status(t), WEFT_TASK_PENDING);
+    CHECK_CODE(weft_task_cancel(t), 0);
+    CHECK_CODE(weft_task_join(t, NULL), -ECANCELED);
+    weft_task_release(t);
+    /* The two that surely started; the first may have started too. */
+    CHECK(atomic_load(&woke) >= 2 && atomic_load(&woke) <= 3);
+    return 0;
+}
+
+static void test_loops_spawn_on_cancel_either_side(void **state)
+{
+    (void)state;
+    assert_code(run_loops(2, main_cancel, NULL), 0);
+    assert_checks();
+}
+
+/* Work in flight on every loop when main returns: detached and held tasks
+   that sleep, tasks spawned from other loops back on loop 0 and across,
+   a handle never joined. Everything is cancelled and drained. */
+static atomic_int ended_;
+
+static int task_spread(void *arg, void **result)
+{
+    (void)result;
+    int n = weft_loop_count();
+    for (int i = 0; i < n; i++) {
+        weft_task *t;
+        CHECK_CODE(weft_spawn_on(weft_loop_at(i), NULL, task_sleep_hour, &ended_, NULL), 0);
+        CHECK_CODE(weft_spawn_on(weft_loop_at(i), &t, task_sleep_hour, &ended_, NULL), 0);
+        if (i % 2)
+            weft_task_release(t);       /* the rest are left to the loop */
+    }
+    (void)arg;
+    return weft_sleep(WEFT_SEC(3600));
+}
+
+static int main_in_flight(void *arg, void **result)
+{
+    int n = weft_loop_count();
+    (void)arg;
+    (void)result;
+    for (int i = 0; i < n; i++)
+        CHECK_CODE(weft_spawn_on(weft_loop_at(i), NULL, task_spread, NULL, NULL), 0);
+    CHECK_CODE(weft_sleep(WEFT_MSEC(20)), 0);
+    return -ENOTCONN;
+}
+
+static void test_loops_end_with_work_in_flight(void **state)
+{
+    (void)state;
+    for (int n = 2; n <= 4; n += 2) {
+        atomic_store(&ended_, 0);
+        assert_code(run_loops(n, main_in_flight, NULL), -ENOTCONN);
+        /* each of n spreaders started 2 sleepers on each of n loops */
+        assert_int_equal(atomic_load(&ended_), 2 * n * n);
+    }
+    assert_checks();
+}
+
+/* Many spawns at once across loops, joined in order. */
+static int task_square(void *arg, void **result)
+{
+    *result = P(N(arg) * N(arg));
+    return 0;
+}
+
+static int main_many(void *arg, void **result)
+{
+    enum { COUNT = 500 };
+    static weft_task *ts[COUNT];
+    int n = weft_loop_count();
+    (void)arg;
+    (void)result;
+    for (int i = 0; i < COUNT; i++)
+        CHECK_CODE(weft_spawn_on(weft_loop_at(i % n), &ts[i], task_square, P(i), NULL), 0);
+    for (int i = 0; i < COUNT; i++) {
+        void *r = NULL;
+        CHECK_CODE(weft_task_join(ts[i], &r), 0);
+        CHECK_CODE(N(r), i * i);
+        weft_task_release(ts[i]);
+    }
+    return 0;
+}
+
+static void test_loops_spawn_on_many(void **state)
+{
+    (void)state;
+    assert_code(run_loops(2, main_many, NULL), 0);
+    assert_code(run_loops(4, main_many, NULL), 0);
+    assert_checks();
+}
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST(test_loops_count_and_index),
+        TEST(test_loops_spawn_on_bad_args),
+        TEST(test_loops_spawn_on_error_and_result),
+        TEST(test_loops_spawn_on_cancel_either_side),
+        TEST(test_loops_end_with_work_in_flight),
+        TEST(test_loops_spawn_on_many),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
