@@ -174,6 +174,7 @@ int weft__loop_run(weft_task_fn main, void *arg, void **result,
     L.group = group;
     L.index = index;
     weft__loop = &L;
+    weft__serial_begin();
 
     struct weft_task *m;
     int rc = weft__spawn(&L, &m, main, arg, &(weft_task_opts){.name = "main"});
@@ -187,6 +188,7 @@ int weft__loop_run(weft_task_fn main, void *arg, void **result,
     weft__callbacks_drop(&L);
     weft__task_free_all(&L);
     weft__timer_heap_free(&L.timers);
+    weft__serial_end();
     weft__loop = NULL;
     return rc;
 }

@@ -152,6 +152,32 @@ struct weft__loop {
 extern __thread struct weft__loop *weft__loop
     __attribute__((tls_model("initial-exec")));
 
+/*
+ * Loop-local objects (mutex, semaphores, event, condition, wait group,
+ * channel) record the serial of the loop that first used them; a task of
+ * another loop that touches one gets -EXDEV. Serials are unique for the
+ * life of the process; weft__serial is this thread's running loop's, 0
+ * outside a loop (loops.c).
+ */
+extern __thread uint64_t weft__serial __attribute__((tls_model("initial-exec")));
+
+/* weft__owned() when the serials differ: records this loop when the object
+   is new or its loop has ended; -EXDEV while another live loop owns it. */
+int weft__owned_slow(uint64_t *owner);
+
+/* 0 if this thread's loop may use the object whose owner serial is at
+   `owner` (none: a plain thread may), else -EXDEV. Never suspends. */
+static inline int weft__owned(uint64_t *owner)
+{
+    if (WEFT_LIKELY(__atomic_load_n(owner, __ATOMIC_RELAXED) == weft__serial))
+        return 0;
+    return weft__owned_slow(owner);
+}
+
+/* loops.c: gives this thread's new loop its serial, and takes it back. */
+void weft__serial_begin(void);
+void weft__serial_end(void);
+
 /* The loop's clock: virtual time, or CLOCK_MONOTONIC. */
 int64_t weft__now(const struct weft__loop *L);
 

@@ -177,6 +177,8 @@ int weft_task_join(weft_task *t, void **result)
         return -EPERM;
     if (t == self)
         return -EDEADLK;
+    if (t->loop != self->loop)
+        return -EXDEV;          /* a handle of another loop's */
     if (t->joined)
         return -EALREADY;
     t->joined = 1;
@@ -197,6 +199,8 @@ int weft_task_cancel(weft_task *t)
 {
     if (!t)
         return -EINVAL;
+    if (weft__loop && t->loop != weft__loop)
+        return -EXDEV;
     if (t->state == WEFT__TASK_ENDED)
         return -EALREADY;
     if (t->state == WEFT__TASK_REMOTE)

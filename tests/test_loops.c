@@ -2,7 +2,8 @@
  * test_loops.c - several loops (weft/loops.h): weft_loop_opts.loops,
  * weft_loop_at/index/count, weft_spawn_on (result, error, cancel from
  * either side, a cancelled joiner, detached work, loops ending with work
- * in flight on every loop), with 2 and 4 loops on whatever CPUs there are.
+ * in flight on every loop), -EXDEV from every loop-local object touched by
+ * another loop, with 2 and 4 loops on whatever CPUs there are.
  *
  * Tasks of loops other than 0 run on other threads: they never touch
  * cmocka or the EXPECT state, only CHECK, which counts failures in an
@@ -338,6 +339,123 @@ static void test_loops_spawn_on_many(void **state)
     assert_checks();
 }
 
+/* Loop-local objects used by a task of another loop: -EXDEV, nothing
+   changes; once their loop has ended, another loop takes them over. */
+static struct local_objects {
+    weft_mutex m;
+    weft_sem s;
+    weft_event e;
+    weft_cond c;
+    weft_waitgroup wg;
+    weft_chan *ch;
+    weft_task *t;               /* a task of loop 0 */
+} lo_;
+
+static int task_touch_foreign(void *arg, void **result)
+{
+    struct local_objects *o = arg;
+    int v = 1;
+    (void)result;
+    CHECK_CODE(weft_mutex_lock(&o->m), -EXDEV);
+    CHECK_CODE(weft_mutex_trylock(&o->m), -EXDEV);
+    CHECK_CODE(weft_mutex_unlock(&o->m), -EXDEV);
+    CHECK_CODE(weft_sem_acquire(&o->s), -EXDEV);
+    CHECK_CODE(weft_sem_tryacquire(&o->s), -EXDEV);
+    CHECK_CODE(weft_sem_release(&o->s), -EXDEV);
+    CHECK_CODE(weft_event_set(&o->e), -EXDEV);
+    CHECK_CODE(weft_event_clear(&o->e), -EXDEV);
+    CHECK_CODE(weft_event_wait(&o->e), -EXDEV);
+    CHECK_CODE(weft_cond_signal(&o->c), -EXDEV);
+    CHECK_CODE(weft_cond_broadcast(&o->c), -EXDEV);
+    CHECK_CODE(weft_cond_wait(&o->c, &o->m), -EXDEV);
+    CHECK_CODE(weft_waitgroup_add(&o->wg, 1), -EXDEV);
+    CHECK_CODE(weft_waitgroup_done(&o->wg), -EXDEV);
+    CHECK_CODE(weft_waitgroup_wait(&o->wg), -EXDEV);
+    CHECK_CODE(weft_chan_send(o->ch, &v), -EXDEV);
+    CHECK_CODE(weft_chan_recv(o->ch, &v), -EXDEV);
+    CHECK_CODE(weft_chan_try_send(o->ch, &v), -EXDEV);
+    CHECK_CODE(weft_chan_try_recv(o->ch, &v), -EXDEV);
+    weft_select_case c = {.ch = o->ch, .op = WEFT_SELECT_RECV, .elem = &v};
+    CHECK_CODE(weft_select(&c, 1, 0), -EXDEV);
+    CHECK_CODE(weft_chan_close(o->ch), -EXDEV);
+    CHECK_CODE(weft_chan_destroy(o->ch), -EXDEV);
+    CHECK_CODE(weft_task_join(o->t, NULL), -EXDEV);
+    CHECK_CODE(weft_task_cancel(o->t), -EXDEV);
+    return 0;
+}
+
+static int main_exdev(void *arg, void **result)
+{
+    struct local_objects *o = arg;
+    int v = 7;
+    weft_task *t;
+    (void)result;
+    /* First use on loop 0: the mutex held, a permit taken, the event set,
+       a value buffered, one unit of work outstanding. */
+    CHECK_CODE(weft_mutex_lock(&o->m), 0);
+    CHECK_CODE(weft_sem_tryacquire(&o->s), 0);
+    CHECK_CODE(weft_event_set(&o->e), 0);
+    CHECK_CODE(weft_cond_signal(&o->c), 0);
+    CHECK_CODE(weft_waitgroup_add(&o->wg, 1), 0);
+    CHECK_CODE(weft_chan_try_send(o->ch, &v), 0);
+    CHECK_CODE(weft_spawn(&o->t, task_sleep_hour, NULL, NULL), 0);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_touch_foreign, o, NULL), 0);
+    CHECK_CODE(weft_task_join(t, NULL), 0);
+    weft_task_release(t);
+    /* Nothing changed. */
+    CHECK_CODE(weft_mutex_unlock(&o->m), 0);
+    CHECK_CODE(weft_sem_value(&o->s), 1);
+    CHECK_CODE(weft_event_is_set(&o->e), 1);
+    CHECK_CODE(weft_waitgroup_done(&o->wg), 0);
+    v = 0;
+    CHECK_CODE(weft_chan_try_recv(o->ch, &v), 0);
+    CHECK_CODE(v, 7);
+    CHECK_CODE(weft_task_status(o->t), WEFT_TASK_PENDING);
+    CHECK_CODE(weft_task_cancel(o->t), 0);
+    CHECK_CODE(weft_task_join(o->t, NULL), -ECANCELED);
+    weft_task_release(o->t);
+    return 0;
+}
+
+/* After the run above: loop 1 of a new run uses them first, then loop 0
+   is the foreign one. */
+static int task_take_over(void *arg, void **result)
+{
+    struct local_objects *o = arg;
+    (void)result;
+    CHECK_CODE(weft_mutex_lock(&o->m), 0);
+    CHECK_CODE(weft_chan_close(o->ch), 0);
+    return 0;
+}
+
+static int main_take_over(void *arg, void **result)
+{
+    struct local_objects *o = arg;
+    weft_task *t;
+    (void)result;
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_take_over, o, NULL), 0);
+    CHECK_CODE(weft_task_join(t, NULL), 0);
+    weft_task_release(t);
+    CHECK_CODE(weft_mutex_trylock(&o->m), -EXDEV);
+    CHECK_CODE(weft_chan_close(o->ch), -EXDEV);
+    CHECK_CODE(weft_sem_release(&o->s), 0);     /* untouched by loop 1 */
+    return 0;
+}
+
+static void test_loops_exdev_for_loop_local_objects(void **state)
+{
+    (void)state;
+    lo_ = (struct local_objects){.m = WEFT_MUTEX_INIT, .s = WEFT_SEM_INIT(2),
+                                 .e = WEFT_EVENT_INIT, .c = WEFT_COND_INIT,
+                                 .wg = WEFT_WAITGROUP_INIT};
+    assert_code(weft_chan_create(&lo_.ch, sizeof(int), 4), 0);
+    assert_code(run_loops(2, main_exdev, &lo_), 0);
+    assert_checks();
+    assert_code(run_loops(2, main_take_over, &lo_), 0);
+    assert_checks();
+    assert_code(weft_chan_destroy(lo_.ch), 0);   /* no loop: no owner check */
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -349,6 +467,7 @@ int main(void)
         TEST(test_loops_spawn_on_cancel_either_side),
         TEST(test_loops_end_with_work_in_flight),
         TEST(test_loops_spawn_on_many),
+        TEST(test_loops_exdev_for_loop_local_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
