@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-enum { BENCH_MAX_EXTRA = 6 }; /* named values a sample may carry */
+enum { BENCH_MAX_EXTRA = 8 }; /* named values a sample may carry */
 
 /* A named value of one run, reported as it is (not divided by iters). */
 struct bench_extra {
@@ -114,6 +114,7 @@ void bench_sleepers_register(void);
 void bench_timer_heap_register(void);
 void bench_sync_register(void);
 void bench_io_register(void);
+void bench_loops_register(void);
 void peer_ucontext_register(void);
 void peer_fcontext_register(void);
 void peer_fiber_register(void);
@@ -124,6 +125,13 @@ void peer_fiber_register(void);
  * Returns only on failure, a negative errno.
  */
 int peer_epoll_echo_serve(int lfd);
+
+/*
+ * The echo benchmark's weft server with two loops (bench_loops.c): loop 0
+ * accepts on `lfd` (bound with SO_REUSEPORT), loop 1 on a socket of its own
+ * on the same port. Returns only on failure, a negative errno.
+ */
+int bench_loops_echo_serve(int lfd);
 
 #ifdef __cplusplus
 }

@@ -140,7 +140,7 @@ int weft__io_poll(struct weft__loop *L, int64_t timeout_ns)
         timeout_ns = 0;             /* something may run now */
     if (!timeout_ns && !L->io_waiting)
         return n;                   /* no descriptor to look at */
-    int sleeps = timeout_ns != 0 && weft__remote_sleep(L) == 0;
+    int sleeps = timeout_ns != 0 && weft__remote_sleep(L, timeout_ns) == 0;
     n += weft__poll_wait(&L->io->poll, sleeps ? timeout_ns : 0, on_ready, L);
     if (sleeps)
         weft__remote_awake(L);

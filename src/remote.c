@@ -19,7 +19,8 @@
  * consistent atomics in opposite order (the loop: raise `sleeping`, then
  * look at `queued`; a poster: raise `queued`, then look at `sleeping`), so
  * either the loop sees the post and does not block, or the poster sees the
- * loop asleep and wakes it.
+ * loop asleep and wakes it. A loop of a group (loops.c) first polls its
+ * queue for a little while (SPIN_NS) before it raises `sleeping`.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io_internal.h"
@@ -54,12 +56,7 @@ struct xwake {
 };
 
 /* A function posted to the loop. */
-struct post {
-    struct weft__list link;     /* in loop->posts */
-    void (*fn)(void *arg);      /* runs on the loop's thread */
-    void (*drop)(void *arg);    /* runs instead if the loop ends first */
-    void *arg;
-};
+#define post weft__post         /* io_internal.h */
 
 struct weft_loop *weft__remote_of(struct weft__loop *L)
 {
@@ -129,6 +126,12 @@ static int post(struct weft_loop *loop, struct post *p)
     return rc;
 }
 
+int weft__remote_post_node(struct weft_loop *loop, struct weft__post *p)
+{
+    p->owned = 0;
+    return post(loop, p);
+}
+
 int weft__remote_post(struct weft_loop *loop, void (*fn)(void *arg), void *arg)
 {
     return weft__remote_post_drop(loop, fn, NULL, arg);
@@ -140,7 +143,7 @@ int weft__remote_post_drop(struct weft_loop *loop, void (*fn)(void *arg),
     struct post *p = malloc(sizeof *p);
     if (!p)
         return -ENOMEM;
-    *p = (struct post){.fn = fn, .drop = drop, .arg = arg};
+    *p = (struct post){.fn = fn, .drop = drop, .arg = arg, .owned = 1};
     int rc = post(loop, p);
     if (rc < 0)
         free(p);
@@ -223,8 +226,10 @@ static int run_taken(struct weft_loop *loop, int read_fd)
     count = (int)nw;
     while ((n = weft__list_pop_front(&posts))) {
         struct post *p = weft__container_of(n, struct post, link);
+        int owned = p->owned;   /* fn may free a node of its caller's */
         p->fn(p->arg);
-        free(p);
+        if (owned)
+            free(p);
         count++;
     }
     return count;
@@ -243,11 +248,29 @@ int weft__remote_check(struct weft__loop *L)
     return run_taken(loop, 0);
 }
 
-int weft__remote_sleep(struct weft__loop *L)
+/* How long a loop of a group polls its queue before it sleeps: a hand-over
+   from a busy neighbour then costs no system call on either side. */
+#define SPIN_NS 50000
+
+int weft__remote_sleep(struct weft__loop *L, int64_t timeout_ns)
 {
     struct weft_loop *loop = L->io->remote;
     if (!loop)
         return 0;
+    int64_t spin = timeout_ns >= 0 && timeout_ns < SPIN_NS ? timeout_ns : SPIN_NS;
+    if (L->group) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 1;; i++) {
+            if (atomic_load_explicit(&loop->queued, memory_order_relaxed))
+                return -EAGAIN;
+            if (i % 64 == 0) {
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if ((t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec) > spin)
+                    break;
+            }
+        }
+    }
     atomic_store(&loop->sleeping, 1);
     if (atomic_load(&loop->queued)) {
         atomic_store(&loop->sleeping, 0);
@@ -281,9 +304,11 @@ void weft__remote_close(struct weft__loop *L)
     spare_cap = 0;
     while ((n = weft__list_pop_front(&posts))) {
         struct post *p = weft__container_of(n, struct post, link);
+        int owned = p->owned;
         if (p->drop)
             p->drop(p->arg);
-        free(p);
+        if (owned)
+            free(p);
     }
     weft__poll_del(&L->io->poll, loop->wake_fd);
     close(loop->wake_fd);

@@ -45,6 +45,8 @@ struct xtask {
     struct weft_task *proxy;    /* the handle, on `from` */
     struct weft_task *task;     /* the task, on `to`; NULL before and after */
     struct weft__waiter watch;  /* in task->waiters: tells us it ended */
+    struct weft__post spawn;    /* the spawn's post, to `to` */
+    struct weft__post done;     /* the outcome's post, to `from` */
     weft_task_fn fn;            /* the body and its argument */
     void *arg;
     size_t stack_size;          /* from the caller's options */
@@ -80,7 +82,8 @@ static void send_done(struct xtask *xt, int code, void *result)
     xt->result = result;
     weft_loop_put(xt->to);
     /* The caller's loop waits for this post before it can end. */
-    if (weft__remote_post(xt->from, run_done, xt) < 0)
+    xt->done = (struct weft__post){.fn = run_done, .arg = xt};
+    if (weft__remote_post_node(xt->from, &xt->done) < 0)
         abort();
 }
 
@@ -206,7 +209,8 @@ int weft_spawn_on(weft_loop *loop, weft_task **out, weft_task_fn fn, void *arg,
     xt->proxy = p;
     weft__remote_ref(self);
     weft__remote_ref(loop);
-    int rc = weft__remote_post_drop(loop, run_spawn, drop_spawn, xt);
+    xt->spawn = (struct weft__post){.fn = run_spawn, .drop = drop_spawn, .arg = xt};
+    int rc = weft__remote_post_node(loop, &xt->spawn);
     if (rc < 0) {
         weft_loop_put(loop);
         weft_loop_put(self);
