@@ -267,6 +267,7 @@ static void test_loops_spawn_on_cancel_either_side(void **state)
    that sleep, tasks spawned from other loops back on loop 0 and across,
    a handle never joined. Everything is cancelled and drained. */
 static atomic_int ended_;
+static atomic_int spread_;              /* spreaders done spawning */
 
 static int task_spread(void *arg, void **result)
 {
@@ -280,6 +281,7 @@ static int task_spread(void *arg, void **result)
             weft_task_release(t);       /* the rest are left to the loop */
     }
     (void)arg;
+    atomic_fetch_add(&spread_, 1);
     return weft_sleep(WEFT_SEC(3600));
 }
 
@@ -290,7 +292,8 @@ static int main_in_flight(void *arg, void **result)
     (void)result;
     for (int i = 0; i < n; i++)
         CHECK_CODE(weft_spawn_on(weft_loop_at(i), NULL, task_spread, NULL, NULL), 0);
-    CHECK_CODE(weft_sleep(WEFT_MSEC(20)), 0);
+    while (atomic_load(&spread_) < n)
+        CHECK_CODE(weft_sleep(WEFT_MSEC(1)), 0);
     return -ENOTCONN;
 }
 
@@ -299,9 +302,15 @@ static void test_loops_end_with_work_in_flight(void **state)
     (void)state;
     for (int n = 2; n <= 4; n += 2) {
         atomic_store(&ended_, 0);
+        atomic_store(&started_, 0);
+        atomic_store(&spread_, 0);
         assert_code(run_loops(n, main_in_flight, NULL), -ENOTCONN);
-        /* each of n spreaders started 2 sleepers on each of n loops */
-        assert_int_equal(atomic_load(&ended_), 2 * n * n);
+        /* Each of n spreaders spawned 2 sleepers on each of n loops; the
+           ones cancelled before they ran never start. Every one that
+           started was cancelled and ended before the run returned. */
+        assert_int_equal(atomic_load(&spread_), n);
+        assert_true(atomic_load(&started_) <= 2 * n * n);
+        assert_int_equal(atomic_load(&ended_), atomic_load(&started_));
     }
     assert_checks();
 }
