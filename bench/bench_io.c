@@ -62,8 +62,7 @@ enum {
 /* The servers, each run in the forked child                                */
 /* ------------------------------------------------------------------------ */
 
-/* Echoes one connection until EOF or an error. */
-static int weft_echo_conn(void *arg, void **result)
+int bench_weft_echo_conn(void *arg, void **result)
 {
     int fd = (int)(intptr_t)arg;
     char buf[4096];
@@ -88,7 +87,7 @@ static int weft_echo_main(void *arg, void **result)
                 continue;
             return fd;
         }
-        if (weft_spawn(NULL, weft_echo_conn, (void *)(intptr_t)fd, NULL) < 0)
+        if (weft_spawn(NULL, bench_weft_echo_conn, (void *)(intptr_t)fd, NULL) < 0)
             weft_io_close(fd);
     }
 }

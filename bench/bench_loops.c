@@ -188,19 +188,6 @@ static int run_spawn_on(uint64_t iters, struct bench_sample *out)
 
 /* --- the echo server with two loops ------------------------------------- */
 
-static int echo_conn(void *arg, void **result)
-{
-    int fd = (int)(intptr_t)arg;
-    char buf[4096];
-    ssize_t n;
-    (void)result;
-    while ((n = weft_read(fd, buf, sizeof buf)) > 0)
-        if (weft_write_all(fd, buf, (size_t)n) < 0)
-            break;
-    weft_io_close(fd);
-    return 0;
-}
-
 /* Accepts on *arg (loop 0: the given socket; the others: their own
    SO_REUSEPORT socket on its port) forever. */
 static int echo_accept(void *arg, void **result)
@@ -223,7 +210,7 @@ static int echo_accept(void *arg, void **result)
                 continue;
             return fd;
         }
-        if (weft_spawn(NULL, echo_conn, (void *)(intptr_t)fd, NULL) < 0)
+        if (weft_spawn(NULL, bench_weft_echo_conn, (void *)(intptr_t)fd, NULL) < 0)
             weft_io_close(fd);
     }
 }

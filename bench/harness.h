@@ -133,6 +133,11 @@ int peer_epoll_echo_serve(int lfd);
  */
 int bench_loops_echo_serve(int lfd);
 
+/* The weft echo servers' task for one connection (bench_io.c): echoes the
+   descriptor `arg` (an int in a pointer) until EOF or an error, then
+   closes it. */
+int bench_weft_echo_conn(void *arg, void **result);
+
 #ifdef __cplusplus
 }
 #endif

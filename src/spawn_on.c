@@ -24,9 +24,9 @@
  *
  * Invariants: xt->refs counts the done post still to come (1) and each
  * cancel post in flight. xt->task is touched only on the target's
- * thread, xt->proxy only on the caller's. The caller's handle is
- * referenced (and so held: the caller's loop keeps polling for the
- * outcome) until the done post has run.
+ * thread, xt->proxy only on the caller's. Both loops' handles are
+ * referenced until the done post has run (so the caller's loop keeps
+ * polling for the outcome, and a cancel can still be posted).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,7 +50,6 @@ struct xtask {
     weft_task_fn fn;            /* the body and its argument */
     void *arg;
     size_t stack_size;          /* from the caller's options */
-    int cancelled;              /* a cancel came before the spawn ran */
     int code;                   /* the outcome, set on `to` */
     void *result;
     char name[32];              /* the task's name, "" for the default */
@@ -71,6 +70,7 @@ static void run_done(void *arg)
     p->result = xt->result;
     p->arg = NULL;
     weft__task_finish(weft__loop, p);
+    weft_loop_put(xt->to);      /* no cancel can be posted any more */
     weft_loop_put(xt->from);
     xtask_unref(xt);
 }
@@ -80,7 +80,6 @@ static void send_done(struct xtask *xt, int code, void *result)
 {
     xt->code = code;
     xt->result = result;
-    weft_loop_put(xt->to);
     /* The caller's loop waits for this post before it can end. */
     xt->done = (struct weft__post){.fn = run_done, .arg = xt};
     if (weft__remote_post_node(xt->from, &xt->done) < 0)
@@ -110,8 +109,6 @@ static void run_spawn(void *arg)
     xt->task = t;
     xt->watch = (struct weft__waiter){.task = t, .notify = task_ended};
     weft__list_push_back(&t->waiters, &xt->watch.link);
-    if (xt->cancelled)
-        weft_task_cancel(t);
 }
 
 /* The target loop ended before the spawn could run. */
@@ -140,14 +137,14 @@ int weft__xtask_cancel(struct weft_task *t)
         return 0;               /* forwarded once */
     t->cancel_requested = 1;
     atomic_fetch_add(&xt->refs, 1);
-    /* Ordered after the spawn; the target loop cannot have closed, since
-       the outcome has not come back. */
-    if (weft__remote_post_drop(xt->to, run_cancel, drop_cancel, xt) < 0) {
-        t->cancel_requested = 0;
+    /* Ordered after the spawn. A loop that has ended already has sent
+       the outcome, which is on its way: nothing to cancel. */
+    int rc = weft__remote_post_drop(xt->to, run_cancel, drop_cancel, xt);
+    if (rc < 0)
         xtask_unref(xt);
-        return -ENOMEM;
-    }
-    return 0;
+    if (rc == -ENOMEM)
+        t->cancel_requested = 0;
+    return rc == -ENOMEM ? rc : 0;
 }
 
 /* A task record of L standing for a task of another loop. */
