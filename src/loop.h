@@ -163,7 +163,7 @@ extern __thread uint64_t weft__serial __attribute__((tls_model("initial-exec")))
 
 /* weft__owned() when the serials differ: records this loop when the object
    is new or its loop has ended; -EXDEV while another live loop owns it. */
-int weft__owned_slow(uint64_t *owner);
+__attribute__((cold)) int weft__owned_slow(uint64_t *owner);
 
 /* 0 if this thread's loop may use the object whose owner serial is at
    `owner` (none: a plain thread may), else -EXDEV. Never suspends. */
