@@ -313,6 +313,7 @@ int weft_xchan_select(weft_xselect_case *cases, size_t n, int flags)
     }
     /* Park until a case is won: the node of the winner is the one woken. */
     rc = 0;
+    weft__xhold(&probe.x);
     while (__atomic_load_n(&sel.won, __ATOMIC_ACQUIRE) < 0 && rc == 0) {
         self->xwait = &sel;     /* the key of every node (probe.x.key) */
         unlock_all(order, k);
@@ -324,6 +325,7 @@ int weft_xchan_select(weft_xselect_case *cases, size_t n, int flags)
         weft__list_remove(&((struct xnode *)(void *)cases[i].node_)->x.link);
     int won = __atomic_load_n(&sel.won, __ATOMIC_ACQUIRE);
     unlock_all(order, k);
+    weft__xunhold(&probe.x);
     if (won >= 0) {
         cases[won].result = ((struct xnode *)(void *)cases[won].node_)->x.result;
         return won;

@@ -16,10 +16,21 @@ void weft__xwake(struct weft__xnode *n)
         weft__wake(t, 0);       /* a no-op unless it is parked */
 }
 
+void weft__xhold(struct weft__xnode *n)
+{
+    weft__remote_ref(n->remote);
+}
+
+void weft__xunhold(struct weft__xnode *n)
+{
+    weft_loop_put(n->remote);   /* never the last: the loop holds its own */
+}
+
 int weft__xpark(int *l, struct weft__xnode *n)
 {
     struct weft_task *self = n->task;
     int rc = 0;
+    weft__xhold(n);
     while (n->result == WEFT__XPENDING && rc == 0) {
         self->xwait = n->key;
         weft__xunlock(l);
@@ -27,6 +38,7 @@ int weft__xpark(int *l, struct weft__xnode *n)
         self->xwait = NULL;     /* wakes still on their way count no more */
         weft__xlock(l);
     }
+    weft__xunhold(n);
     weft__list_remove(&n->link);
     return n->result != WEFT__XPENDING ? 0 : rc;
 }

@@ -76,6 +76,12 @@ static inline int weft__xnode_init(struct weft__xnode *n, struct weft_task *self
    set: wakes its task. Callable from any thread. */
 void weft__xwake(struct weft__xnode *n);
 
+/* While a task waits on a shared object, its loop's handle is held, as if
+   by another thread: the wake may come from anywhere, so the loop keeps
+   polling instead of reporting a deadlock. */
+void weft__xhold(struct weft__xnode *n);
+void weft__xunhold(struct weft__xnode *n);
+
 /*
  * Under the lock `l`, with `n` on one of the object's queues: parks the
  * task until a waker takes `n` off and gives it something, or the park

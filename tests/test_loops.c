@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -424,6 +425,62 @@ static void test_loops_exdev_for_loop_local_objects(void **state)
     assert_code(weft_chan_destroy(lo_.ch), 0);   /* no loop: no owner check */
 }
 
+static void *join_thread(void *arg)
+{
+    pthread_join(*(pthread_t *)arg, NULL);
+    return NULL;
+}
+
+/* spawn_on to a loop of another weft_run() (a weft_loop_get() handle),
+   while it runs and after it has ended. */
+static weft_loop *other_;
+static weft_xevent other_ready_, other_may_end_;
+
+static int other_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    other_ = weft_loop_get();
+    CHECK_CODE(weft_xevent_set(&other_ready_), 0);
+    return weft_xevent_wait(&other_may_end_);
+}
+
+static void *other_thread(void *arg)
+{
+    (void)arg;
+    CHECK_CODE(weft_run(other_main, NULL, NULL), 0);
+    return NULL;
+}
+
+static int main_other_run(void *arg, void **result)
+{
+    pthread_t *th = arg;
+    weft_task *t;
+    void *r = NULL;
+    (void)result;
+    CHECK_CODE(weft_xevent_wait(&other_ready_), 0);
+    CHECK_CODE(weft_spawn_on(other_, &t, task_index, P(1), NULL), 0);
+    CHECK_CODE(weft_task_join(t, &r), 0);
+    CHECK_CODE(N(r), 0);                /* index 0 of a loop of its own */
+    weft_task_release(t);
+    CHECK_CODE(weft_xevent_set(&other_may_end_), 0);
+    CHECK_CODE(weft_to_thread(join_thread, th, NULL), 0);
+    CHECK_CODE(weft_spawn_on(other_, &t, task_index, P(1), NULL), -ESHUTDOWN);
+    weft_loop_put(other_);
+    return 0;
+}
+
+static void test_loops_spawn_on_another_run(void **state)
+{
+    (void)state;
+    pthread_t th;
+    other_ready_ = (weft_xevent)WEFT_XEVENT_INIT;
+    other_may_end_ = (weft_xevent)WEFT_XEVENT_INIT;
+    assert_int_equal(pthread_create(&th, NULL, other_thread, NULL), 0);
+    assert_code(weft_run(main_other_run, &th, NULL), 0);
+    assert_checks();
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -436,6 +493,7 @@ int main(void)
         TEST(test_loops_end_with_work_in_flight),
         TEST(test_loops_spawn_on_many),
         TEST(test_loops_exdev_for_loop_local_objects),
+        TEST(test_loops_spawn_on_another_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

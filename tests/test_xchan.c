@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -390,6 +391,51 @@ static void test_xchan_single_loop_and_args(void **state)
     assert_code(weft_xwaitgroup_wait(&(weft_xwaitgroup)WEFT_XWAITGROUP_INIT), -EPERM);
 }
 
+/* A plain thread (no loop) sends with try_send and sets an event: the
+   waiting task on the loop wakes. */
+struct plain {
+    weft_xchan *ch;
+    weft_xevent done;
+};
+
+static void *plain_sender(void *arg)
+{
+    struct plain *p = arg;
+    for (int i = 0; i < 100; i++)
+        while (weft_xchan_try_send(p->ch, &i) == -EAGAIN)
+            usleep(100);
+    CHECK_CODE(weft_xevent_set(&p->done), 0);
+    CHECK_CODE(weft_xchan_close(p->ch), 0);
+    return NULL;
+}
+
+static int main_plain(void *arg, void **result)
+{
+    struct plain *p = arg;
+    int v, n = 0, rc;
+    (void)result;
+    while ((rc = weft_xchan_recv(p->ch, &v)) == 0)
+        CHECK_CODE(v, n++);
+    CHECK_CODE(rc, -EPIPE);
+    CHECK_CODE(n, 100);
+    CHECK_CODE(weft_xevent_wait(&p->done), 0);
+    return 0;
+}
+
+static void test_xchan_from_a_plain_thread(void **state)
+{
+    (void)state;
+    static struct plain p;
+    pthread_t th;
+    p.done = (weft_xevent)WEFT_XEVENT_INIT;
+    assert_code(weft_xchan_create(&p.ch, sizeof(int), 0), 0);
+    assert_int_equal(pthread_create(&th, NULL, plain_sender, &p), 0);
+    assert_code(weft_run(main_plain, &p, NULL), 0);
+    pthread_join(th, NULL);
+    assert_checks();
+    assert_code(weft_xchan_destroy(p.ch), 0);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -400,6 +446,7 @@ int main(void)
         TEST(test_xchan_close_wakes_every_loop),
         TEST(test_xchan_event_and_waitgroup),
         TEST(test_xchan_single_loop_and_args),
+        TEST(test_xchan_from_a_plain_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,12 @@
  * another thread would read another thread's errno): work crosses loops
  * only by explicit hand-over, through the calls below.
  *
+ * A task waiting on a weft_xchan, weft_xevent or weft_xwaitgroup keeps its
+ * loop polling, as a thread holding the loop does (weft_loop_get): the
+ * wake may come from any thread, so such a wait is never reported as a
+ * deadlock. With several loops no loop reports one either while the others
+ * run (each holds the others' handles until main returns).
+ *
  * The objects of weft/sync.h and weft/chan.h stay loop-local: the first
  * loop whose task uses one owns it, and a task of another loop that
  * touches it gets -EXDEV (nothing changes). The weft_xchan, weft_xevent and
