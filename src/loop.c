@@ -174,7 +174,7 @@ int weft__loop_run(weft_task_fn main, void *arg, void **result,
     L.group = group;
     L.index = index;
     weft__loop = &L;
-    weft__serial_begin();
+    weft__serial_begin(&L);
 
     struct weft_task *m;
     int rc = weft__spawn(&L, &m, main, arg, &(weft_task_opts){.name = "main"});

@@ -146,6 +146,7 @@ struct weft__loop {
     struct weft__loops *group;  /* the loops started together with it
                                    (weft_loop_opts.loops > 1), or NULL */
     int index;                  /* its index among them, 0 alone */
+    uint64_t serial;            /* weft__serial on its thread (owner.c) */
 };
 
 /* The loop running on this thread, or NULL. */
@@ -174,8 +175,17 @@ static inline int weft__owned(uint64_t *owner)
     return weft__owned_slow(owner);
 }
 
-/* loops.c: gives this thread's new loop its serial, and takes it back. */
-void weft__serial_begin(void);
+/* weft__owned() for a running task's loop `L`, already at hand: compares
+   with L->serial, sparing the thread-local load. */
+static inline int weft__owned_by(uint64_t *owner, const struct weft__loop *L)
+{
+    if (WEFT_LIKELY(__atomic_load_n(owner, __ATOMIC_RELAXED) == L->serial))
+        return 0;
+    return weft__owned_slow(owner);
+}
+
+/* owner.c: gives this thread's new loop its serial, and takes it back. */
+void weft__serial_begin(struct weft__loop *L);
 void weft__serial_end(void);
 
 /* The loop's clock: virtual time, or CLOCK_MONOTONIC. */

@@ -29,7 +29,7 @@ static uint64_t *live;          /* serials of the running loops, unordered */
 static size_t nlive, caplive;   /* used and allocated entries */
 static uint64_t last_serial;    /* the last serial given out */
 
-void weft__serial_begin(void)
+void weft__serial_begin(struct weft__loop *L)
 {
     pthread_mutex_lock(&live_mu);
     uint64_t s = ++last_serial;
@@ -45,7 +45,7 @@ void weft__serial_begin(void)
         live[nlive++] = s;      /* without room it stays unknown: objects
                                    it owns may be taken over (no -EXDEV) */
     pthread_mutex_unlock(&live_mu);
-    weft__serial = s;
+    weft__serial = L->serial = s;
 }
 
 void weft__serial_end(void)
