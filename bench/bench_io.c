@@ -67,8 +67,7 @@ enum {
 /* The servers, each run in the forked child                                */
 /* ------------------------------------------------------------------------ */
 
-/* Echoes one connection until EOF or an error. */
-static int weft_echo_conn(void *arg, void **result)
+int bench_weft_echo_conn(void *arg, void **result)
 {
     int fd = (int)(intptr_t)arg;
     char buf[4096];
@@ -93,7 +92,7 @@ static int weft_echo_main(void *arg, void **result)
                 continue;
             return fd;
         }
-        if (weft_spawn(NULL, weft_echo_conn, (void *)(intptr_t)fd, NULL) < 0)
+        if (weft_spawn(NULL, bench_weft_echo_conn, (void *)(intptr_t)fd, NULL) < 0)
             weft_io_close(fd);
     }
 }
@@ -316,7 +315,7 @@ out:
  * One run: a listening socket, the server `serve` on it in a child pinned
  * to one CPU, the load from here pinned to another.
  */
-static int echo_run(int (*serve)(int lfd), int conns, uint64_t window_ms,
+static int echo_run(int (*serve)(int lfd), int conns, int loops, uint64_t window_ms,
                     struct bench_sample *out)
 {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -335,9 +334,11 @@ static int echo_run(int (*serve)(int lfd), int conns, uint64_t window_ms,
             return -errno;
     }
 
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
     if (lfd < 0)
         return -errno;
+    if (loops > 1)              /* each loop listens on the port too */
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(lfd, 4096) < 0 ||
         getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0) {
         rc = -errno;
@@ -347,6 +348,8 @@ static int echo_run(int (*serve)(int lfd), int conns, uint64_t window_ms,
 
     sched_getaffinity(0, sizeof mine, &mine);
     two_cpus(&mine, &cpu_load, &cpu_server);
+    if (loops > 1)
+        cpu_load = cpu_server = -1; /* the server's loops use every CPU */
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -368,6 +371,8 @@ static int echo_run(int (*serve)(int lfd), int conns, uint64_t window_ms,
         pin(cpu_load);
     void (*old)(int) = signal(SIGPIPE, SIG_IGN);
     rc = load(pid, ntohs(addr.sin_port), conns, window_ms, out);
+    if (serve != peer_epoll_echo_serve)
+        bench_sample_set(out, "loops", loops);
     signal(SIGPIPE, old);
     if (cpu_server >= 0)
         sched_setaffinity(0, sizeof mine, &mine);
@@ -383,8 +388,16 @@ static int echo_run(int (*serve)(int lfd), int conns, uint64_t window_ms,
 #define ECHO_ROW(impl, serve, n)                                              \
     static int echo_##impl##_##n(uint64_t iters, struct bench_sample *out)    \
     {                                                                         \
-        return echo_run(serve, n, iters, out);                                \
+        return echo_run(serve, n, 1, iters, out);                             \
     }
+#define ECHO_LOOPS_ROW(n)                                                     \
+    static int echo_loops_##n(uint64_t iters, struct bench_sample *out)       \
+    {                                                                         \
+        return echo_run(bench_loops_echo_serve, n, 2, iters, out);            \
+    }
+ECHO_LOOPS_ROW(1)
+ECHO_LOOPS_ROW(100)
+ECHO_LOOPS_ROW(10000)
 ECHO_ROW(weft, weft_echo_serve, 1)
 ECHO_ROW(weft, weft_echo_serve, 100)
 ECHO_ROW(weft, weft_echo_serve, 10000)
@@ -436,11 +449,11 @@ void bench_io_register(void)
     /* The rows in the order of the table: weft then epoll, per count. */
     static const struct {
         int conns;
-        bench_fn weft, epoll;
+        bench_fn weft, epoll, loops;
     } rows[] = {
-        {1, echo_weft_1, echo_epoll_1},
-        {100, echo_weft_100, echo_epoll_100},
-        {BIG_CONNS, echo_weft_10000, echo_epoll_10000},
+        {1, echo_weft_1, echo_epoll_1, echo_loops_1},
+        {100, echo_weft_100, echo_epoll_100, echo_loops_100},
+        {BIG_CONNS, echo_weft_10000, echo_epoll_10000, echo_loops_10000},
     };
     struct rlimit rl;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -454,6 +467,7 @@ void bench_io_register(void)
         }
         bench_register(&(struct bench){"echo", "weft", rows[i].weft, ECHO_WINDOW_MS, ECHO_RUNS});
         bench_register(&(struct bench){"echo", "epoll", rows[i].epoll, ECHO_WINDOW_MS, ECHO_RUNS});
+        bench_register(&(struct bench){"echo", "weft", rows[i].loops, ECHO_WINDOW_MS, ECHO_RUNS});
     }
     bench_register(&(struct bench){"hook_echo", "weft_hook", echo_hook_100, ECHO_WINDOW_MS,
                                    ECHO_RUNS});

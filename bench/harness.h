@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-enum { BENCH_MAX_EXTRA = 6 }; /* named values a sample may carry */
+enum { BENCH_MAX_EXTRA = 8 }; /* named values a sample may carry */
 
 /* weft's implementation name in the switch and yield rows: the
    WEFT_FP_CONTROL=thread build reports as its own implementation. */
@@ -122,6 +122,7 @@ void bench_sleepers_register(void);
 void bench_timer_heap_register(void);
 void bench_sync_register(void);
 void bench_io_register(void);
+void bench_loops_register(void);
 void peer_ucontext_register(void);
 void peer_fcontext_register(void);
 void peer_fiber_register(void);
@@ -132,6 +133,18 @@ void peer_fiber_register(void);
  * Returns only on failure, a negative errno.
  */
 int peer_epoll_echo_serve(int lfd);
+
+/*
+ * The echo benchmark's weft server with two loops (bench_loops.c): loop 0
+ * accepts on `lfd` (bound with SO_REUSEPORT), loop 1 on a socket of its own
+ * on the same port. Returns only on failure, a negative errno.
+ */
+int bench_loops_echo_serve(int lfd);
+
+/* The weft echo servers' task for one connection (bench_io.c): echoes the
+   descriptor `arg` (an int in a pointer) until EOF or an error, then
+   closes it. */
+int bench_weft_echo_conn(void *arg, void **result);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@ int main(int argc, char **argv)
     bench_timer_heap_register();
     bench_sync_register();
     bench_io_register();
+    bench_loops_register();
     peer_ucontext_register();
 #ifdef WEFT_BENCH_HAVE_FCONTEXT
     peer_fcontext_register();

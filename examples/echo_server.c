@@ -1,7 +1,7 @@
 /*
  * echo_server.c - a TCP echo server: one task per connection.
  *
- *   echo_server [PORT] [--host ADDR] [--once N]
+ *   echo_server [PORT] [--host ADDR] [--once N] [--loops N]
  *
  * Listens on ADDR (default 127.0.0.1) port PORT (default 7777; 0 lets the
  * kernel choose) and prints "listening on ADDR:PORT" once it does. Every
@@ -11,6 +11,12 @@
  * --once N until N connections have been accepted and served. On the way
  * out it prints how many connections and bytes it served; connections
  * still open when a signal stops it are cancelled by weft_run().
+ *
+ * With --loops N it runs N loops, one per thread (weft/loops.h): each
+ * listens on the port with SO_REUSEPORT and accepts for itself, so the
+ * kernel spreads the connections over the loops and each connection stays
+ * on the loop that accepted it. The counts are per loop, added up at the
+ * end; --once N then counts the connections served by all loops.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +40,10 @@ struct server {
     long accepted, active; /* connections accepted, still being served */
     unsigned long long bytes;
     weft_future idle;      /* --once: the last connection has ended */
+    int loops;             /* --loops: loops, each with its own listener */
+    struct server *per;    /* --loops > 1: each loop's own counts, by index */
+    weft_xwaitgroup served; /* --loops > 1 and --once: connections to serve */
+    struct server *top;    /* --loops > 1: the server all loops share */
 };
 
 struct conn {
@@ -55,7 +65,9 @@ static int echo(void *arg, void **result)
         c.srv->bytes += (unsigned long long)n;
     }
     weft_io_close(c.fd);
-    if (--c.srv->active == 0 && c.srv->once && c.srv->accepted == c.srv->once)
+    if (c.srv->loops > 1)
+        weft_xwaitgroup_done(&c.srv->top->served);   /* counts with --once only */
+    else if (--c.srv->active == 0 && c.srv->once && c.srv->accepted == c.srv->once)
         weft_future_set_result(&c.srv->idle, NULL);
     /* A peer that resets the connection is its own business. */
     return n < 0 && n != -ECONNRESET && n != -EPIPE ? (int)n : 0;
@@ -66,7 +78,7 @@ static int acceptor(void *arg, void **result)
 {
     struct server *s = arg;
     (void)result;
-    while (!s->once || s->accepted < s->once) {
+    while (!s->once || s->loops > 1 || s->accepted < s->once) {
         int fd = weft_accept(s->lfd, NULL, NULL);
         if (fd < 0) {
             if (fd == -ECONNABORTED || fd == -EMFILE || fd == -ENFILE)
@@ -88,6 +100,30 @@ static int acceptor(void *arg, void **result)
     return s->active ? weft_future_await(&s->idle, NULL) : 0;
 }
 
+/* --loops: one loop's listener and acceptor, until cancelled. */
+static int loop_server(void *arg, void **result)
+{
+    struct server *s = arg;     /* this loop's entry of per[] */
+    (void)result;
+    if (weft_loop_index() != 0) {
+        s->lfd = weft_tcp_listen_flags(s->host, s->port, 1024, WEFT_TCP_REUSEPORT);
+        if (s->lfd < 0)
+            return s->lfd;
+    }
+    int rc = acceptor(s, NULL);
+    if (weft_loop_index() != 0)
+        weft_io_close(s->lfd);
+    return rc;
+}
+
+/* --loops and --once: ends when the last connection has been served. */
+static int all_served(void *arg, void **result)
+{
+    struct server *s = arg;
+    (void)result;
+    return weft_xwaitgroup_wait(&s->served);
+}
+
 /* Waits for SIGINT or SIGTERM on the signalfd. */
 static int signals(void *arg, void **result)
 {
@@ -98,6 +134,48 @@ static int signals(void *arg, void **result)
     if (n == (ssize_t)sizeof si)
         printf("echo_server: %s\n", strsignal((int)si.ssi_signo));
     return n < 0 ? (int)n : 0;
+}
+
+/* --loops > 1: an acceptor per loop, until a signal or --once is done. */
+static int serve_loops(struct server *s)
+{
+    weft_task *servers[64], *stop[2], *done[2];
+    size_t ndone = 0;
+    int n = s->loops, nstop = s->once ? 2 : 1, rc;
+    for (int i = 0; i < n; i++) {
+        s->per[i] = *s;
+        s->per[i].per = NULL;
+        s->per[i].served = (weft_xwaitgroup)WEFT_XWAITGROUP_INIT;
+    }
+    if (s->once)
+        weft_xwaitgroup_add(&s->served, s->once);
+    for (int i = 0; i < n; i++) {
+        s->per[i].top = s;
+        if ((rc = weft_spawn_on(weft_loop_at(i), &servers[i], loop_server, &s->per[i],
+                                NULL)) < 0)
+            return rc;
+    }
+    if ((rc = weft_spawn(&stop[0], signals, s, NULL)) < 0 ||
+        (nstop == 2 && (rc = weft_spawn(&stop[1], all_served, s, NULL)) < 0))
+        return rc;              /* weft_run() cancels what was spawned */
+    rc = weft_wait(stop, (size_t)nstop, WEFT_FOREVER, WEFT_FIRST_COMPLETED, done, &ndone,
+                   NULL, NULL);
+    for (int i = 0; i < n + nstop; i++) {
+        weft_task *t = i < n ? servers[i] : stop[i - n];
+        weft_task_cancel(t);
+        int trc = weft_task_join(t, NULL);
+        if (rc == 0 && trc < 0 && trc != -ECANCELED)
+            rc = trc;
+        weft_task_release(t);
+    }
+    for (int i = 0; i < n; i++) {
+        s->accepted += s->per[i].accepted;
+        s->bytes += s->per[i].bytes;
+    }
+    printf("echo_server: served %ld connections, %llu bytes on %d loops\n", s->accepted,
+           s->bytes, n);
+    weft_io_close(s->lfd);
+    return rc;
 }
 
 static int async_main(void *arg, void **result)
@@ -111,7 +189,8 @@ static int async_main(void *arg, void **result)
     int rc;
     (void)result;
 
-    s->lfd = weft_tcp_listen(s->host, s->port, 1024);
+    s->lfd = weft_tcp_listen_flags(s->host, s->port, 1024,
+                                   s->loops > 1 ? WEFT_TCP_REUSEPORT : 0);
     if (s->lfd < 0)
         return s->lfd;
     if (getsockname(s->lfd, (struct sockaddr *)&addr, &alen) == 0 && addr.sin_family == AF_INET)
@@ -119,6 +198,8 @@ static int async_main(void *arg, void **result)
     printf("listening on %s:%d\n", s->host, s->port);
     fflush(stdout);
 
+    if (s->loops > 1)
+        return serve_loops(s);
     if ((rc = weft_spawn(&tasks[0], acceptor, s, NULL)) < 0)
         goto out;
     if ((rc = weft_spawn(&tasks[1], signals, s, NULL)) < 0) {
@@ -144,7 +225,7 @@ out:
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: echo_server [PORT] [--host ADDR] [--once N]\n");
+    fprintf(stderr, "usage: echo_server [PORT] [--host ADDR] [--once N] [--loops N]\n");
     return 2;
 }
 
@@ -157,6 +238,11 @@ int main(int argc, char **argv)
             s.once = strtol(argv[++i], &end, 10);
             if (*end || s.once <= 0)
                 return usage();
+        } else if (!strcmp(argv[i], "--loops") && i + 1 < argc) {
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n <= 0 || n > 64)
+                return usage();
+            s.loops = (int)n;
         } else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
             s.host = argv[++i];
         } else {
@@ -181,7 +267,9 @@ int main(int argc, char **argv)
     /* A client that goes away mid-write is an error return, not a signal. */
     signal(SIGPIPE, SIG_IGN);
 
-    int rc = weft_run(async_main, &s, NULL);
+    struct server per[64];
+    s.per = per;
+    int rc = weft_run_opts(async_main, &s, NULL, &(weft_loop_opts){.loops = s.loops});
     weft_io_close(s.sfd);
     if (rc < 0)
         fprintf(stderr, "echo_server: %s\n", weft_strerror(rc));

@@ -50,5 +50,6 @@
 #include "weft/process.h"
 #include "weft/signal.h"
 #include "weft/debug.h"
+#include "weft/loops.h"
 
 #endif /* WEFT_H */

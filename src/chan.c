@@ -31,6 +31,7 @@ struct weft_chan {
     size_t len;                 /* values in the ring */
     size_t head;                /* slot of the oldest value */
     int closed;                 /* weft_chan_close() was called */
+    uint64_t loop;              /* serial of the loop that uses it (owner.c) */
     struct weft__list senders;  /* struct chan_node waiting to send */
     struct weft__list receivers; /* struct chan_node waiting to receive */
     unsigned char buf[];        /* cap * elem_size bytes */
@@ -73,6 +74,8 @@ int weft_chan_destroy(weft_chan *ch)
 {
     if (!ch)
         return -EINVAL;
+    if (weft__owned(&ch->loop))
+        return -EXDEV;
     if (!weft__list_empty(&ch->senders) || !weft__list_empty(&ch->receivers))
         return -EBUSY;
     free(ch);
@@ -163,6 +166,8 @@ int weft_chan_try_send(weft_chan *ch, const void *elem)
 {
     if (!ch || !elem)
         return -EINVAL;
+    if (weft__owned(&ch->loop))
+        return -EXDEV;
     return try_send(ch, elem);
 }
 
@@ -170,6 +175,8 @@ int weft_chan_try_recv(weft_chan *ch, void *elem)
 {
     if (!ch || !elem)
         return -EINVAL;
+    if (weft__owned(&ch->loop))
+        return -EXDEV;
     return try_recv(ch, elem);
 }
 
@@ -190,6 +197,8 @@ int weft_chan_send(weft_chan *ch, const void *elem)
 {
     if (!ch || !elem)
         return -EINVAL;
+    if (weft__owned(&ch->loop))
+        return -EXDEV;
     int rc = try_send(ch, elem);
     if (rc != -EAGAIN)
         return rc;
@@ -204,6 +213,8 @@ int weft_chan_recv(weft_chan *ch, void *elem)
 {
     if (!ch || !elem)
         return -EINVAL;
+    if (weft__owned(&ch->loop))
+        return -EXDEV;
     int rc = try_recv(ch, elem);
     if (rc != -EAGAIN)
         return rc;
@@ -218,6 +229,8 @@ int weft_chan_close(weft_chan *ch)
 {
     if (!ch)
         return -EINVAL;
+    if (weft__owned(&ch->loop))
+        return -EXDEV;
     if (ch->closed)
         return -EALREADY;
     ch->closed = 1;
@@ -318,6 +331,9 @@ int weft_select(weft_select_case *cases, size_t n, int flags)
         if ((cases[i].op != WEFT_SELECT_SEND && cases[i].op != WEFT_SELECT_RECV) ||
             (cases[i].ch && !cases[i].elem))
             return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (cases[i].ch && weft__owned(&cases[i].ch->loop))
+            return -EXDEV;
     int ready = select_ready(cases, n, flags);
     if (ready != -EAGAIN)
         return ready;

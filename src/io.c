@@ -313,10 +313,20 @@ static int each_address(const char *host, int port, int passive,
     return fd >= 0 ? fd : rc;
 }
 
+/* The arguments of a listen. */
+struct listen_args {
+    int backlog;
+    int flags;                  /* WEFT_TCP_* */
+};
+
 static int try_listen(int fd, const struct addrinfo *a, void *ctx)
 {
-    int one = 1, backlog = *(int *)ctx;
+    struct listen_args *l = ctx;
+    int one = 1, backlog = l->backlog;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if ((l->flags & WEFT_TCP_REUSEPORT) &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        return -errno;
     if (bind(fd, a->ai_addr, a->ai_addrlen) < 0 ||
         listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0)
         return -errno;
@@ -329,11 +339,16 @@ static int try_connect(int fd, const struct addrinfo *a, void *ctx)
     return weft_connect(fd, a->ai_addr, a->ai_addrlen);
 }
 
+int weft_tcp_listen_flags(const char *host, int port, int backlog, int flags)
+{
+    if (port < 0 || port > 65535 || (flags & ~WEFT_TCP_REUSEPORT))
+        return -EINVAL;
+    return each_address(host, port, 1, try_listen, &(struct listen_args){backlog, flags});
+}
+
 int weft_tcp_listen(const char *host, int port, int backlog)
 {
-    if (port < 0 || port > 65535)
-        return -EINVAL;
-    return each_address(host, port, 1, try_listen, &backlog);
+    return weft_tcp_listen_flags(host, port, backlog, 0);
 }
 
 int weft_tcp_connect(const char *host, int port)

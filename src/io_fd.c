@@ -203,7 +203,18 @@ static void on_ready(void *ctx, int fd, int events)
 
 int weft__io_poll(struct weft__loop *L, int64_t timeout_ns)
 {
-    return L->io ? weft__poll_wait(&L->io->poll, timeout_ns, on_ready, L) : 0;
+    if (!L->io)
+        return 0;
+    int n = weft__remote_check(L);  /* from other threads: no system call */
+    if (n)
+        timeout_ns = 0;             /* something may run now */
+    if (!timeout_ns && !L->io_waiting && !L->io->nwatches)
+        return n;                   /* no descriptor to look at */
+    int sleeps = timeout_ns != 0 && weft__remote_sleep(L, timeout_ns) == 0;
+    n += weft__poll_wait(&L->io->poll, sleeps ? timeout_ns : 0, on_ready, L);
+    if (sleeps)
+        weft__remote_awake(L);
+    return n;
 }
 
 int weft_io_wait(int fd, int events)

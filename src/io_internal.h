@@ -119,6 +119,19 @@ int weft__io_poll(struct weft__loop *L, int64_t timeout_ns);
    other threads, frees the descriptors' records and the poller. */
 void weft__io_free(struct weft__loop *L);
 
+/* A function posted to a loop (remote.c). */
+struct weft__post {
+    struct weft__list link;     /* in the loop's posts */
+    void (*fn)(void *arg);      /* runs on the loop's thread */
+    void (*drop)(void *arg);    /* runs instead if the loop ends first */
+    void *arg;
+    int owned;                  /* weft allocated it: freed after it ran */
+};
+
+/* remote.c: posts the caller's node `p` (fn, drop, arg set; it must stay
+   alive until fn or drop has begun, and is not freed). 0 or -ESHUTDOWN. */
+int weft__remote_post_node(struct weft_loop *loop, struct weft__post *p);
+
 /* remote.c: runs what other threads posted (on the loop's thread). */
 void weft__remote_drain(struct weft__loop *L);
 /* remote.c: the loop has ended; later posts fail with -ESHUTDOWN. */
@@ -126,6 +139,29 @@ void weft__remote_close(struct weft__loop *L);
 /* remote.c: posts fn(arg) to the loop from any thread. 0 or -ESHUTDOWN /
    -ENOMEM. */
 int weft__remote_post(struct weft_loop *loop, void (*fn)(void *arg), void *arg);
+/* remote.c: weft__remote_post() with `drop`, which runs instead of fn (on
+   the loop's thread, or the poster's if it has ended) when the loop ends
+   before it could run fn. */
+int weft__remote_post_drop(struct weft_loop *loop, void (*fn)(void *arg),
+                           void (*drop)(void *arg), void *arg);
+/* remote.c: queues a wake of `t` (a task of loop's) from another thread;
+   the loop wakes it if t->xwait is still `node` then. 0, -ESHUTDOWN,
+   -ENOMEM. Thread-safe; never suspends. */
+int weft__remote_xwake(struct weft_loop *loop, struct weft_task *t, void *node);
+/* remote.c: runs the posts and wakes queued now, without a system call;
+   returns how many. On the loop's thread. */
+int weft__remote_check(struct weft__loop *L);
+/* remote.c: the loop is about to block in the poller for `timeout_ns` (< 0:
+   no limit): 0, or -EAGAIN when something was queued meanwhile (then it
+   must not block). A loop of a group polls the queue for a while first. */
+int weft__remote_sleep(struct weft__loop *L, int64_t timeout_ns);
+/* remote.c: the loop is back from the poller. */
+void weft__remote_awake(struct weft__loop *L);
+/* remote.c: one reference to `loop` stops keeping the loop alive (it still
+   keeps the record). */
+void weft__remote_unhold(struct weft_loop *loop);
+/* remote.c: one more reference to `loop` (weft_loop_put() gives it back). */
+void weft__remote_ref(struct weft_loop *loop);
 /* remote.c: the handle of L, created on first use (NULL on failure). */
 struct weft_loop *weft__remote_of(struct weft__loop *L);
 /* remote.c: 1 while threads other than the loop hold references, or posts

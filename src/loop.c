@@ -160,8 +160,8 @@ static int run_until_empty(struct weft__loop *L, struct weft_task *main_task)
     return rc;
 }
 
-int weft_run_opts(weft_task_fn main, void *arg, void **result,
-                  const weft_loop_opts *opts)
+int weft__loop_run(weft_task_fn main, void *arg, void **result,
+                   const weft_loop_opts *opts, struct weft__loops *group, int index)
 {
     if (!main)
         return -EINVAL;
@@ -182,7 +182,10 @@ int weft_run_opts(weft_task_fn main, void *arg, void **result,
     if (L.stack_size < WEFT_STACK_MIN || L.stack_size > WEFT_STACK_MAX)
         return -EINVAL;
     L.base = weft__coro_self();
+    L.group = group;
+    L.index = index;
     weft__loop = &L;
+    weft__serial_begin(&L);
 
     struct weft_task *m;
     /* Debug mode needs the I/O state from the start: with it, every
@@ -204,8 +207,17 @@ int weft_run_opts(weft_task_fn main, void *arg, void **result,
     weft__callbacks_drop(&L);
     weft__task_free_all(&L);
     weft__timer_heap_free(&L.timers);
+    weft__serial_end();
     weft__loop = NULL;
     return rc;
+}
+
+int weft_run_opts(weft_task_fn main, void *arg, void **result,
+                  const weft_loop_opts *opts)
+{
+    if (opts && opts->loops != 0 && opts->loops != 1)
+        return weft__loops_run(main, arg, result, opts);
+    return weft__loop_run(main, arg, result, opts, NULL, 0);
 }
 
 int weft_run(weft_task_fn main, void *arg, void **result)

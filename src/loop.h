@@ -71,13 +71,17 @@ struct weft__waiter {
 };
 
 struct weft__group;
+struct weft__loops;
 
 /* Internal task states, finer than weft_task_state. */
 enum weft__task_state {
     WEFT__TASK_QUEUED = 0,      /* in the run queue */
     WEFT__TASK_RUNNING = 1,     /* the current task */
     WEFT__TASK_PARKED = 2,      /* waiting for weft__wake() */
-    WEFT__TASK_ENDED = 3        /* its function returned */
+    WEFT__TASK_ENDED = 3,       /* its function returned */
+    WEFT__TASK_REMOTE = 4       /* a handle of a task running on another
+                                   loop (weft_spawn_on): no coroutine here,
+                                   ends when that task's outcome arrives */
 };
 
 struct weft_task {
@@ -96,6 +100,9 @@ struct weft_task {
     /* Waiting. */
     struct weft__alarm alarm;   /* wakes it from a timed park */
     int64_t wake_at;            /* the park's own end (sleep), else FOREVER */
+    void *xwait;                /* the cross-loop wait node it parks on, or
+                                   NULL: a wake from another loop counts only
+                                   while this still names its node (xwait.c) */
     /* Outcome and bookkeeping. */
     weft_task_fn fn;            /* the body */
     void *arg;                  /* its argument */
@@ -171,11 +178,50 @@ struct weft__loop {
     uint64_t dispatched;        /* tasks handed to batches; minus `batch`,
                                    the dispatches so far */
     struct weft__dump_slot *dump; /* dump_signal's slot, or NULL */
+    struct weft__loops *group;  /* the loops started together with it
+                                   (weft_loop_opts.loops > 1), or NULL */
+    int index;                  /* its index among them, 0 alone */
+    uint64_t serial;            /* weft__serial on its thread (owner.c) */
 };
 
 /* The loop running on this thread, or NULL. */
 extern __thread struct weft__loop *weft__loop
     __attribute__((tls_model("initial-exec")));
+
+/*
+ * Loop-local objects (mutex, semaphores, event, condition, wait group,
+ * channel) record the serial of the loop that first used them; a task of
+ * another loop that touches one gets -EXDEV. Serials are unique for the
+ * life of the process; weft__serial is this thread's running loop's, 0
+ * outside a loop (loops.c).
+ */
+extern __thread uint64_t weft__serial __attribute__((tls_model("initial-exec")));
+
+/* weft__owned() when the serials differ: records this loop when the object
+   is new or its loop has ended; -EXDEV while another live loop owns it. */
+__attribute__((cold)) int weft__owned_slow(uint64_t *owner);
+
+/* 0 if this thread's loop may use the object whose owner serial is at
+   `owner` (none: a plain thread may), else -EXDEV. Never suspends. */
+static inline int weft__owned(uint64_t *owner)
+{
+    if (WEFT_LIKELY(__atomic_load_n(owner, __ATOMIC_RELAXED) == weft__serial))
+        return 0;
+    return weft__owned_slow(owner);
+}
+
+/* weft__owned() for a running task's loop `L`, already at hand: compares
+   with L->serial, sparing the thread-local load. */
+static inline int weft__owned_by(uint64_t *owner, const struct weft__loop *L)
+{
+    if (WEFT_LIKELY(__atomic_load_n(owner, __ATOMIC_RELAXED) == L->serial))
+        return 0;
+    return weft__owned_slow(owner);
+}
+
+/* owner.c: gives this thread's new loop its serial, and takes it back. */
+void weft__serial_begin(struct weft__loop *L);
+void weft__serial_end(void);
 
 /* The loop's clock: virtual time, or CLOCK_MONOTONIC. */
 int64_t weft__now(const struct weft__loop *L);
@@ -265,6 +311,19 @@ void weft__task_free_all(struct weft__loop *L);
 
 /* Drops the callbacks still scheduled when the loop ends (callback.c). */
 void weft__callbacks_drop(struct weft__loop *L);
+
+/* The body of weft_run_opts() for one loop: runs `main` as the loop's first
+   task on the calling thread; `group` and `index` place the loop among the
+   loops started together (NULL, 0 alone). Same returns. (loop.c) */
+int weft__loop_run(weft_task_fn main, void *arg, void **result,
+                   const weft_loop_opts *opts, struct weft__loops *group, int index);
+
+/* weft_run_opts() with more than one loop (loops.c). */
+int weft__loops_run(weft_task_fn main, void *arg, void **result,
+                    const weft_loop_opts *opts);
+
+/* weft_task_cancel() of a weft_spawn_on() handle (spawn_on.c). */
+int weft__xtask_cancel(struct weft_task *t);
 
 /* Spawns into loop L (weft_spawn without the current-loop lookup). */
 int weft__spawn(struct weft__loop *L, struct weft_task **out, weft_task_fn fn,

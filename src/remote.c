@@ -2,7 +2,8 @@
  * remote.c - the way into a loop from other threads: a reference-counted
  * handle, a queue of posted functions under a mutex, and an eventfd that
  * wakes the loop out of epoll_wait. The worker pool posts its completions
- * the same way.
+ * the same way, and so do wakes of tasks from other loops (xwait.c); a
+ * task spawned from another thread is remote_spawn.c.
  *
  * Invariants:
  * - The handle outlives the loop while other threads hold references;
@@ -10,6 +11,16 @@
  *   queued after that.
  * - The eventfd is written under mu, so it is never written after the loop
  *   closed it. `woken` keeps one write per batch of posts.
+ *
+ * Batched wakes: a loop that is busy never needs its eventfd. It takes what
+ * came in between ticks (weft__remote_check: one atomic load when nothing
+ * did), and only a loop about to block in epoll_wait() raises `sleeping`;
+ * a poster writes the eventfd only then. Both sides use sequentially
+ * consistent atomics in opposite order (the loop: raise `sleeping`, then
+ * look at `queued`; a poster: raise `queued`, then look at `sleeping`), so
+ * either the loop sees the post and does not block, or the poster sees the
+ * loop asleep and wakes it. A loop of a group (loops.c) first polls its
+ * queue for a little while (SPIN_NS) before it raises `sleeping`.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io_internal.h"
@@ -26,28 +38,25 @@ struct weft_loop {
     atomic_int refs;            /* the loop's own + one per weft_loop_get() */
     atomic_int queued;          /* posts not yet taken: the loop must poll
                                    even when nobody holds the loop any more */
+    atomic_int weak;            /* references that keep the record but not
+                                   the loop alive (its group's, once stopping) */
+    atomic_int sleeping;        /* the loop is (about to be) in epoll_wait() */
     int closed;                 /* the loop has ended */
     int woken;                  /* the eventfd was written since the drain */
     int wake_fd;                /* eventfd the loop polls */
     struct weft__list posts;    /* struct post, oldest first */
+    struct xwake *wakes;        /* task wakes from other loops, oldest first */
+    size_t nwakes, capwakes;    /* used and allocated entries of wakes */
+};
+
+/* A wake of a task of this loop from another loop (weft__remote_xwake). */
+struct xwake {
+    struct weft_task *task;     /* records outlive the loop's tasks */
+    void *node;                 /* counts only while task->xwait is this */
 };
 
 /* A function posted to the loop. */
-struct post {
-    struct weft__list link;     /* in loop->posts */
-    void (*fn)(void *arg);      /* runs on the loop's thread */
-    void (*drop)(void *arg);    /* runs instead if the loop ends first */
-    void *arg;
-};
-
-/* The outcome of a task spawned from another thread. */
-struct weft_remote {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done, code;
-    void *result;
-    atomic_int refs;            /* the caller's + the task's */
-};
+#define post weft__post         /* io_internal.h */
 
 struct weft_loop *weft__remote_of(struct weft__loop *L)
 {
@@ -69,6 +78,8 @@ struct weft_loop *weft__remote_of(struct weft__loop *L)
     pthread_mutex_init(&loop->mu, NULL);
     atomic_init(&loop->refs, 1);
     atomic_init(&loop->queued, 0);
+    atomic_init(&loop->weak, 0);
+    atomic_init(&loop->sleeping, 0);
     weft__list_init(&loop->posts);
     io->remote = loop;
     io->wake_fd = loop->wake_fd;
@@ -78,7 +89,26 @@ struct weft_loop *weft__remote_of(struct weft__loop *L)
 int weft__remote_held(const struct weft__loop *L)
 {
     const struct weft_loop *loop = L->io ? L->io->remote : NULL;
-    return loop && (atomic_load(&loop->refs) > 1 || atomic_load(&loop->queued) > 0);
+    return loop && (atomic_load(&loop->refs) - atomic_load(&loop->weak) > 1 ||
+                    atomic_load(&loop->queued) > 0);
+}
+
+void weft__remote_unhold(struct weft_loop *loop)
+{
+    atomic_fetch_add(&loop->weak, 1);
+}
+
+/* Under mu: a post or wake was queued; writes the eventfd if the loop
+   sleeps and nobody wrote it since it last looked. */
+static void queued_one(struct weft_loop *loop)
+{
+    atomic_fetch_add(&loop->queued, 1);
+    if (!loop->woken && atomic_load(&loop->sleeping)) {
+        uint64_t one = 1;
+        ssize_t unused = write(loop->wake_fd, &one, sizeof one);
+        (void)unused;           /* a full counter still wakes the loop */
+        loop->woken = 1;
+    }
 }
 
 /* Queues `p` on `loop` and wakes it; -ESHUTDOWN once it has ended. */
@@ -90,56 +120,170 @@ static int post(struct weft_loop *loop, struct post *p)
         rc = -ESHUTDOWN;
     } else {
         weft__list_push_back(&loop->posts, &p->link);
-        atomic_fetch_add(&loop->queued, 1);
-        if (!loop->woken) {
-            uint64_t one = 1;
-            ssize_t unused = write(loop->wake_fd, &one, sizeof one);
-            (void)unused;       /* a full counter still wakes the loop */
-            loop->woken = 1;
-        }
+        queued_one(loop);
     }
     pthread_mutex_unlock(&loop->mu);
     return rc;
 }
 
+int weft__remote_post_node(struct weft_loop *loop, struct weft__post *p)
+{
+    p->owned = 0;
+    return post(loop, p);
+}
+
 int weft__remote_post(struct weft_loop *loop, void (*fn)(void *arg), void *arg)
+{
+    return weft__remote_post_drop(loop, fn, NULL, arg);
+}
+
+int weft__remote_post_drop(struct weft_loop *loop, void (*fn)(void *arg),
+                           void (*drop)(void *arg), void *arg)
 {
     struct post *p = malloc(sizeof *p);
     if (!p)
         return -ENOMEM;
-    *p = (struct post){.fn = fn, .arg = arg};
+    *p = (struct post){.fn = fn, .drop = drop, .arg = arg, .owned = 1};
     int rc = post(loop, p);
     if (rc < 0)
         free(p);
     return rc;
 }
 
-/* Takes every queued post off `loop`. */
-static void take_posts(struct weft_loop *loop, struct weft__list *out)
+int weft__remote_xwake(struct weft_loop *loop, struct weft_task *t, void *node)
+{
+    int rc = 0;
+    pthread_mutex_lock(&loop->mu);
+    if (loop->closed) {
+        rc = -ESHUTDOWN;
+    } else if (loop->nwakes == loop->capwakes) {
+        size_t cap = loop->capwakes ? 2 * loop->capwakes : 64;
+        struct xwake *w = realloc(loop->wakes, cap * sizeof *w);
+        if (!w)
+            rc = -ENOMEM;
+        else
+            loop->wakes = w, loop->capwakes = cap;
+    }
+    if (rc == 0) {
+        loop->wakes[loop->nwakes++] = (struct xwake){t, node};
+        queued_one(loop);
+    }
+    pthread_mutex_unlock(&loop->mu);
+    return rc;
+}
+
+/*
+ * Takes every queued post off `loop` into `out`, and the wakes into *wakes
+ * (swapped with the loop's array, so neither side allocates once both have
+ * grown). Returns whether the eventfd was written since the last take.
+ */
+static int take_posts(struct weft_loop *loop, struct weft__list *out,
+                      struct xwake **wakes, size_t *nwakes, size_t *capwakes)
 {
     weft__list_init(out);
     pthread_mutex_lock(&loop->mu);
     struct weft__list *n;
     while ((n = weft__list_pop_front(&loop->posts)))
         weft__list_push_back(out, n);
+    if (wakes) {
+        struct xwake *w = *wakes;
+        size_t cap = *capwakes;
+        *wakes = loop->wakes;
+        *nwakes = loop->nwakes;
+        *capwakes = loop->capwakes;
+        loop->wakes = w;
+        loop->capwakes = cap;
+    }
+    loop->nwakes = 0;
     atomic_store(&loop->queued, 0);
+    int woken = loop->woken;
     loop->woken = 0;
     pthread_mutex_unlock(&loop->mu);
+    return woken;
+}
+
+/* The loop's spare wake array, swapped with the queued one at each take. */
+static __thread struct xwake *spare_wakes;
+static __thread size_t spare_cap;
+
+/* Runs what was taken: the wakes first (they only queue tasks), then the
+   posts in order. Returns how many there were. */
+static int run_taken(struct weft_loop *loop, int read_fd)
+{
+    struct weft__list posts, *n;
+    size_t nw = 0;
+    int count = 0;
+    if (take_posts(loop, &posts, &spare_wakes, &nw, &spare_cap) || read_fd) {
+        uint64_t c;
+        ssize_t unused = read(loop->wake_fd, &c, sizeof c);   /* re-arm */
+        (void)unused;
+    }
+    for (size_t i = 0; i < nw; i++) {
+        struct weft_task *t = spare_wakes[i].task;
+        if (t->xwait == spare_wakes[i].node && t->state == WEFT__TASK_PARKED)
+            weft__wake(t, 0);
+    }
+    count = (int)nw;
+    while ((n = weft__list_pop_front(&posts))) {
+        struct post *p = weft__container_of(n, struct post, link);
+        int owned = p->owned;   /* fn may free a node of its caller's */
+        p->fn(p->arg);
+        if (owned)
+            free(p);
+        count++;
+    }
+    return count;
 }
 
 void weft__remote_drain(struct weft__loop *L)
 {
+    run_taken(L->io->remote, 1);
+}
+
+int weft__remote_check(struct weft__loop *L)
+{
     struct weft_loop *loop = L->io->remote;
-    uint64_t count;
-    ssize_t unused = read(loop->wake_fd, &count, sizeof count);   /* re-arm */
-    (void)unused;
-    struct weft__list posts, *n;
-    take_posts(loop, &posts);
-    while ((n = weft__list_pop_front(&posts))) {
-        struct post *p = weft__container_of(n, struct post, link);
-        p->fn(p->arg);
-        free(p);
+    if (!loop || !atomic_load_explicit(&loop->queued, memory_order_relaxed))
+        return 0;
+    return run_taken(loop, 0);
+}
+
+/* How long a loop of a group polls its queue before it sleeps: a hand-over
+   from a busy neighbour then costs no system call on either side. */
+#define SPIN_NS 50000
+
+int weft__remote_sleep(struct weft__loop *L, int64_t timeout_ns)
+{
+    struct weft_loop *loop = L->io->remote;
+    if (!loop)
+        return 0;
+    int64_t spin = timeout_ns >= 0 && timeout_ns < SPIN_NS ? timeout_ns : SPIN_NS;
+    if (L->group) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 1;; i++) {
+            if (atomic_load_explicit(&loop->queued, memory_order_relaxed))
+                return -EAGAIN;
+            if (i % 64 == 0) {
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if ((t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec) > spin)
+                    break;
+            }
+        }
     }
+    atomic_store(&loop->sleeping, 1);
+    if (atomic_load(&loop->queued)) {
+        atomic_store(&loop->sleeping, 0);
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+void weft__remote_awake(struct weft__loop *L)
+{
+    struct weft_loop *loop = L->io->remote;
+    if (loop)
+        atomic_store(&loop->sleeping, 0);
 }
 
 void weft__remote_close(struct weft__loop *L)
@@ -151,12 +295,20 @@ void weft__remote_close(struct weft__loop *L)
     loop->closed = 1;
     pthread_mutex_unlock(&loop->mu);
     struct weft__list posts, *n;
-    take_posts(loop, &posts);
+    take_posts(loop, &posts, NULL, NULL, NULL);    /* wakes are dropped */
+    free(loop->wakes);
+    loop->wakes = NULL;
+    loop->capwakes = 0;
+    free(spare_wakes);
+    spare_wakes = NULL;
+    spare_cap = 0;
     while ((n = weft__list_pop_front(&posts))) {
         struct post *p = weft__container_of(n, struct post, link);
+        int owned = p->owned;
         if (p->drop)
             p->drop(p->arg);
-        free(p);
+        if (owned)
+            free(p);
     }
     weft__poll_del(&L->io->poll, loop->wake_fd);
     close(loop->wake_fd);
@@ -174,6 +326,11 @@ weft_loop *weft_loop_get(void)
     return loop;
 }
 
+void weft__remote_ref(struct weft_loop *loop)
+{
+    atomic_fetch_add(&loop->refs, 1);
+}
+
 void weft_loop_put(weft_loop *loop)
 {
     if (loop && atomic_fetch_sub(&loop->refs, 1) == 1) {
@@ -187,109 +344,4 @@ int weft_call_soon_threadsafe(weft_loop *loop, void (*fn)(void *arg), void *arg)
     if (!loop || !fn)
         return -EINVAL;
     return weft__remote_post(loop, fn, arg);
-}
-
-static void remote_unref(struct weft_remote *r)
-{
-    if (atomic_fetch_sub(&r->refs, 1) == 1) {
-        pthread_cond_destroy(&r->cv);
-        pthread_mutex_destroy(&r->mu);
-        free(r);
-    }
-}
-
-static void remote_complete(struct weft_remote *r, int code, void *result)
-{
-    pthread_mutex_lock(&r->mu);
-    r->done = 1;
-    r->code = code;
-    r->result = result;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    remote_unref(r);
-}
-
-/* A spawn requested by another thread, in flight to the loop. */
-struct spawn_req {
-    weft_task_fn fn;
-    void *arg;
-    struct weft_remote *r;
-};
-
-static int remote_task(void *arg, void **result)
-{
-    struct spawn_req req = *(struct spawn_req *)arg;
-    free(arg);
-    void *res = NULL;
-    int rc = req.fn(req.arg, &res);
-    *result = res;
-    remote_complete(req.r, rc > 0 ? 0 : rc, res);
-    return rc;
-}
-
-static void spawn_drop(void *arg)
-{
-    struct spawn_req *req = arg;
-    remote_complete(req->r, -ESHUTDOWN, NULL);
-    free(req);
-}
-
-static void spawn_now(void *arg)
-{
-    struct spawn_req *req = arg;
-    int rc = weft_spawn(NULL, remote_task, req, NULL);
-    if (rc < 0)
-        spawn_drop(req);
-}
-
-int weft_spawn_threadsafe(weft_loop *loop, weft_task_fn fn, void *arg, weft_remote **out)
-{
-    if (!loop || !fn || !out)
-        return -EINVAL;
-    struct weft_remote *r = calloc(1, sizeof *r);
-    struct spawn_req *req = malloc(sizeof *req);
-    struct post *p = malloc(sizeof *p);
-    if (!r || !req || !p) {
-        free(r);
-        free(req);
-        free(p);
-        return -ENOMEM;
-    }
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    atomic_init(&r->refs, 2);
-    *req = (struct spawn_req){.fn = fn, .arg = arg, .r = r};
-    *p = (struct post){.fn = spawn_now, .drop = spawn_drop, .arg = req};
-    int rc = post(loop, p);
-    if (rc < 0) {
-        free(p);
-        free(req);
-        remote_unref(r);
-        remote_unref(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
-}
-
-int weft_remote_wait(weft_remote *r, void **result)
-{
-    if (!r)
-        return -EINVAL;
-    pthread_mutex_lock(&r->mu);
-    while (!r->done)
-        pthread_cond_wait(&r->cv, &r->mu);
-    if (result)
-        *result = r->result;
-    int code = r->code;
-    pthread_mutex_unlock(&r->mu);
-    return code;
-}
-
-void weft_remote_free(weft_remote *r)
-{
-    if (!r)
-        return;
-    weft_remote_wait(r, NULL);
-    remote_unref(r);
 }

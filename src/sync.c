@@ -38,6 +38,8 @@ int weft_mutex_lock(weft_mutex *m)
         return -EINVAL;
     if (!self)
         return -EPERM;
+    if (weft__owned_by(&m->loop_, self->loop))
+        return -EXDEV;
     if (m->owner_ == self)
         return -EDEADLK;
     if (!m->owner_) {
@@ -59,10 +61,18 @@ int weft_mutex_trylock(weft_mutex *m)
         return -EINVAL;
     if (!self)
         return -EPERM;
+    if (weft__owned_by(&m->loop_, self->loop))
+        return -EXDEV;
     if (m->owner_)
         return -EBUSY;
     m->owner_ = self;
     return 0;
+}
+
+/* Why an unlock by a task that does not own `m` fails; off the fast path. */
+__attribute__((noinline, cold)) static int unlock_refused(weft_mutex *m)
+{
+    return weft__owned(&m->loop_) ? -EXDEV : -EPERM;
 }
 
 int weft_mutex_unlock(weft_mutex *m)
@@ -70,7 +80,7 @@ int weft_mutex_unlock(weft_mutex *m)
     if (!m)
         return -EINVAL;
     if (!m->owner_ || m->owner_ != weft__self())
-        return -EPERM;
+        return unlock_refused(m);
     mutex_pass(m);
     return 0;
 }
@@ -83,6 +93,8 @@ int weft_sem_tryacquire(weft_sem *s)
 {
     if (!s)
         return -EINVAL;
+    if (weft__owned(&s->loop_))
+        return -EXDEV;
     if (s->value_ <= 0)
         return -EAGAIN;     /* permits go straight to waiters: none queue */
     s->value_--;
@@ -96,6 +108,8 @@ int weft_sem_acquire(weft_sem *s)
         return -EINVAL;
     if (!self)
         return -EPERM;
+    if (weft__owned_by(&s->loop_, self->loop))
+        return -EXDEV;
     if (s->value_ > 0) {
         s->value_--;
         return 0;
@@ -112,6 +126,8 @@ int weft_sem_release(weft_sem *s)
 {
     if (!s)
         return -EINVAL;
+    if (weft__owned(&s->loop_))
+        return -EXDEV;
     if (weft__waitq_give(&s->waiters_))
         return 0;
     if ((s->bound_ && s->value_ >= s->bound_ - 1) || s->value_ == INT64_MAX)
@@ -140,6 +156,8 @@ int weft_event_set(weft_event *e)
 {
     if (!e)
         return -EINVAL;
+    if (weft__owned(&e->loop_))
+        return -EXDEV;
     e->set_ = 1;
     give_all(&e->waiters_);
     return 0;
@@ -149,6 +167,8 @@ int weft_event_clear(weft_event *e)
 {
     if (!e)
         return -EINVAL;
+    if (weft__owned(&e->loop_))
+        return -EXDEV;
     e->set_ = 0;
     return 0;
 }
@@ -165,6 +185,8 @@ int weft_event_wait(weft_event *e)
         return -EINVAL;
     if (!self)
         return -EPERM;
+    if (weft__owned_by(&e->loop_, self->loop))
+        return -EXDEV;
     if (e->set_)
         return 0;
     int granted;
@@ -181,7 +203,11 @@ int weft_cond_wait(weft_cond *c, weft_mutex *m)
     struct weft_task *self = weft__self();
     if (!c || !m)
         return -EINVAL;
-    if (!self || m->owner_ != self)
+    if (!self)
+        return -EPERM;
+    if (weft__owned_by(&c->loop_, self->loop) || weft__owned_by(&m->loop_, self->loop))
+        return -EXDEV;
+    if (m->owner_ != self)
         return -EPERM;
     struct weft__wait node = {.w = {.task = self}};
     weft__list_push_back(weft__waitq(&c->waiters_), &node.w.link);
@@ -206,6 +232,8 @@ int weft_cond_signal(weft_cond *c)
 {
     if (!c)
         return -EINVAL;
+    if (weft__owned(&c->loop_))
+        return -EXDEV;
     weft__waitq_give(&c->waiters_);
     return 0;
 }
@@ -214,6 +242,8 @@ int weft_cond_broadcast(weft_cond *c)
 {
     if (!c)
         return -EINVAL;
+    if (weft__owned(&c->loop_))
+        return -EXDEV;
     struct weft__wait *w;
     while ((w = weft__waitq_take(&c->waiters_))) {
         w->granted = GRANT_ALL;     /* nothing to pass on if cancelled */
@@ -230,6 +260,8 @@ int weft_waitgroup_add(weft_waitgroup *wg, int64_t n)
 {
     if (!wg || (n < 0 && wg->count_ + n < 0))   /* count_ >= 0: no overflow */
         return -EINVAL;
+    if (weft__owned(&wg->loop_))
+        return -EXDEV;
     if (n > 0 && wg->count_ > INT64_MAX - n)
         return -EOVERFLOW;
     wg->count_ += n;
@@ -250,6 +282,8 @@ int weft_waitgroup_wait(weft_waitgroup *wg)
         return -EINVAL;
     if (!self)
         return -EPERM;
+    if (weft__owned_by(&wg->loop_, self->loop))
+        return -EXDEV;
     if (!wg->count_)
         return 0;
     int granted;

@@ -117,6 +117,7 @@ int weft__spawn(struct weft__loop *L, struct weft_task **out, weft_task_fn fn,
     t->cancel_requested = t->started = t->joined = t->retrieved = 0;
     t->alarm.timer.slot = 0;
     t->wake_at = WEFT_FOREVER;
+    t->xwait = NULL;
     t->fn = fn;
     t->arg = arg;
     t->result = NULL;
@@ -207,6 +208,8 @@ int weft_task_join(weft_task *t, void **result)
         return -EPERM;
     if (t == self)
         return -EDEADLK;
+    if (t->loop != self->loop)
+        return -EXDEV;          /* a handle of another loop's */
     if (t->joined)
         return -EALREADY;
     t->joined = 1;
@@ -228,8 +231,12 @@ int weft_task_cancel(weft_task *t)
 {
     if (!t)
         return -EINVAL;
+    if (weft__loop && t->loop != weft__loop)
+        return -EXDEV;
     if (t->state == WEFT__TASK_ENDED)
         return -EALREADY;
+    if (t->state == WEFT__TASK_REMOTE)
+        return weft__xtask_cancel(t);   /* runs on another loop */
     t->cancel_requested = 1;
     weft__recheck(t);
     return 0;

@@ -1,6 +1,12 @@
 /*
  * weft/chan.h - channels between the tasks of one loop, and select.
  *
+ * A channel belongs to the loop that first uses it: every call below but
+ * create, len and cap returns -EXDEV, changing nothing, when made from
+ * another loop running at the same time (weft_xchan in weft/loops.h is the
+ * channel between loops). Once that loop has ended, another may take it
+ * over.
+ *
  * A channel carries values of a fixed size, copied in and out. With
  * capacity 0 it is unbuffered: a send waits for a receiver and hands the
  * value over directly (a rendezvous). With capacity n it buffers up to n

@@ -103,6 +103,19 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
  */
 int weft_tcp_listen(const char *host, int port, int backlog);
 
+/* weft_tcp_listen_flags() flag: SO_REUSEPORT, so that several sockets
+   (one per loop, weft/loops.h) listen on one port and the kernel spreads
+   the connections over them. */
+#define WEFT_TCP_REUSEPORT 1
+
+/*
+ * weft_tcp_listen() with `flags` (0 or WEFT_TCP_REUSEPORT). Same returns,
+ * and -EINVAL for an unknown flag. With WEFT_TCP_REUSEPORT every socket
+ * on the port must have it; port 0 picks a port for the first, whose
+ * number (getsockname(2)) the others then pass. May suspend.
+ */
+int weft_tcp_listen_flags(const char *host, int port, int backlog, int flags);
+
 /*
  * A TCP connection to `host`:`port`, trying each address getaddrinfo(3)
  * gives (the lookup runs on the worker pool). Returns the connected,

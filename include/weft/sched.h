@@ -78,7 +78,16 @@ typedef struct weft_loop_opts {
                            prints weft_dump() on stderr at its next tick and
                            runs on; the handler stays installed after the
                            loop (weft/debug.h) */
+    int loops;          /* loops to run, each on its own thread (weft/loops.h):
+                           0 or 1 for one (on the calling thread, as
+                           weft_run()); WEFT_LOOPS_ALL for one per online
+                           CPU; every loop gets the options above */
+    int pin;            /* nonzero: pin loop i's thread to CPU i (modulo the
+                           online CPUs) while the loops run */
 } weft_loop_opts;
+
+/* weft_loop_opts.loops: one loop per online CPU. */
+#define WEFT_LOOPS_ALL (-1)
 
 /*
  * Runs a loop on the calling thread with `main` as its first task (named
@@ -96,7 +105,14 @@ typedef struct weft_loop_opts {
  */
 int weft_run(weft_task_fn main, void *arg, void **result);
 
-/* weft_run() with options; `opts` may be NULL. Same returns. */
+/*
+ * weft_run() with options; `opts` may be NULL. Same returns, and -EINVAL
+ * for a negative `loops` other than WEFT_LOOPS_ALL, -EAGAIN when a loop's
+ * thread cannot be started. With several loops (weft/loops.h) main runs on
+ * the calling thread's loop, index 0; when it returns, every other loop is
+ * stopped (its tasks cancelled, as main's loop cancels its own) and
+ * drained, and its thread joined, before this returns.
+ */
 int weft_run_opts(weft_task_fn main, void *arg, void **result,
                   const weft_loop_opts *opts);
 

@@ -10,7 +10,12 @@
  * innermost timeout scope (-ECANCELED, -ETIMEDOUT); a waiter that gives up
  * leaves the queue at once. The objects belong to one loop: use them from
  * the tasks (and, for calls that never suspend, the callbacks) of the loop
- * of the thread that first used them. Fields ending in '_' are private.
+ * that first used them; every call below (but weft_sem_value and
+ * weft_event_is_set) returns -EXDEV, changing nothing, when made from
+ * another loop that runs at the same time (with weft_loop_opts.loops, or
+ * threads of their own). Once that loop has ended, another may take the
+ * object over. Between loops use weft/loops.h. Fields ending in '_' are
+ * private.
  */
 #ifndef WEFT_SYNC_H
 #define WEFT_SYNC_H
@@ -37,9 +42,10 @@ typedef struct weft_waitq_ {
 typedef struct weft_mutex {
     void *owner_;        /* the owning task, NULL when free */
     weft_waitq_ waiters_;
+    uint64_t loop_;      /* the loop that uses it (-EXDEV for others) */
 } weft_mutex;
 
-#define WEFT_MUTEX_INIT {0, {0, 0}}
+#define WEFT_MUTEX_INIT {0, {0, 0}, 0}
 
 /*
  * Locks `m`, waiting in FIFO order while another task holds it.
@@ -74,10 +80,11 @@ typedef struct weft_sem {
     int64_t value_;      /* permits available */
     int64_t bound_;      /* 0 (unbounded), or 1 + the most value_ may reach */
     weft_waitq_ waiters_;
+    uint64_t loop_;
 } weft_sem;
 
-#define WEFT_SEM_INIT(n) {(n), 0, {0, 0}}
-#define WEFT_BOUNDED_SEM_INIT(n) {(n), (int64_t)(n) + 1, {0, 0}}
+#define WEFT_SEM_INIT(n) {(n), 0, {0, 0}, 0}
+#define WEFT_BOUNDED_SEM_INIT(n) {(n), (int64_t)(n) + 1, {0, 0}, 0}
 
 /*
  * Takes a permit, waiting in FIFO order while there is none. Returns 0;
@@ -109,9 +116,10 @@ int64_t weft_sem_value(const weft_sem *s);
 typedef struct weft_event {
     int set_;
     weft_waitq_ waiters_;
+    uint64_t loop_;
 } weft_event;
 
-#define WEFT_EVENT_INIT {0, {0, 0}}
+#define WEFT_EVENT_INIT {0, {0, 0}, 0}
 
 /* Sets the flag and wakes every waiter. 0 or -EINVAL. Never suspends;
    callable from callbacks. */
@@ -136,9 +144,10 @@ int weft_event_wait(weft_event *e);
 /* A condition variable used with a weft_mutex (asyncio.Condition). */
 typedef struct weft_cond {
     weft_waitq_ waiters_;
+    uint64_t loop_;
 } weft_cond;
 
-#define WEFT_COND_INIT {{0, 0}}
+#define WEFT_COND_INIT {{0, 0}, 0}
 
 /*
  * Atomically unlocks `m` (which the caller must hold) and waits for a
@@ -164,9 +173,10 @@ int weft_cond_broadcast(weft_cond *c);
 typedef struct weft_waitgroup {
     int64_t count_;
     weft_waitq_ waiters_;
+    uint64_t loop_;
 } weft_waitgroup;
 
-#define WEFT_WAITGROUP_INIT {0, {0, 0}}
+#define WEFT_WAITGROUP_INIT {0, {0, 0}, 0}
 
 /*
  * Adds `n` (may be negative) to the counter; at zero every waiter wakes.
