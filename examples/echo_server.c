@@ -1,16 +1,17 @@
 /*
  * echo_server.c - a TCP echo server: one task per connection.
  *
- *   echo_server [PORT] [--host ADDR] [--once N] [--loops N]
+ *   echo_server [PORT] [--host ADDR] [--once N] [--loops N] [--grace MS]
  *
  * Listens on ADDR (default 127.0.0.1) port PORT (default 7777; 0 lets the
  * kernel choose) and prints "listening on ADDR:PORT" once it does. Every
  * connection gets a task that writes back what it reads until the peer
- * closes. The server runs until SIGINT or SIGTERM (read from a signalfd,
- * so the signal is one more descriptor the loop waits on), or with
- * --once N until N connections have been accepted and served. On the way
- * out it prints how many connections and bytes it served; connections
- * still open when a signal stops it are cancelled by weft_run().
+ * closes. The server runs until SIGINT or SIGTERM (weft_signal_wait), or
+ * with --once N until N connections have been accepted and served. A
+ * signal stops it gracefully: it stops accepting, lets the connections
+ * that are open finish for up to --grace MS (default 5000), cancels those
+ * still open then, and exits 0. On the way out it prints how many
+ * connections and bytes it served.
  *
  * With --loops N it runs N loops, one per thread (weft/loops.h): each
  * listens on the port with SO_REUSEPORT and accepts for itself, so the
@@ -27,7 +28,6 @@
 #include <unistd.h>
 
 #include <netinet/in.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 
 #include <weft.h>
@@ -36,14 +36,16 @@ struct server {
     const char *host;
     int port;
     long once;             /* connections to serve, 0 for no limit */
-    int lfd, sfd;
+    int lfd;
+    int64_t grace;         /* --grace: how long open connections may finish */
     long accepted, active; /* connections accepted, still being served */
     unsigned long long bytes;
     weft_future idle;      /* --once: the last connection has ended */
     int loops;             /* --loops: loops, each with its own listener */
     struct server *per;    /* --loops > 1: each loop's own counts, by index */
     weft_xwaitgroup served; /* --loops > 1 and --once: connections to serve */
-    struct server *top;    /* --loops > 1: the server all loops share */
+    struct server *top;    /* the server all loops share (itself with one) */
+    weft_xwaitgroup open;  /* in top: connections open on every loop */
 };
 
 struct conn {
@@ -65,6 +67,7 @@ static int echo(void *arg, void **result)
         c.srv->bytes += (unsigned long long)n;
     }
     weft_io_close(c.fd);
+    weft_xwaitgroup_done(&c.srv->top->open);
     if (c.srv->loops > 1)
         weft_xwaitgroup_done(&c.srv->top->served);   /* counts with --once only */
     else if (--c.srv->active == 0 && c.srv->once && c.srv->accepted == c.srv->once)
@@ -93,6 +96,7 @@ static int acceptor(void *arg, void **result)
             continue;
         }
         *c = (struct conn){s, fd};
+        weft_xwaitgroup_add(&s->top->open, 1);
         s->accepted++;
         s->active++;
     }
@@ -124,16 +128,58 @@ static int all_served(void *arg, void **result)
     return weft_xwaitgroup_wait(&s->served);
 }
 
-/* Waits for SIGINT or SIGTERM on the signalfd. */
+/* Waits for SIGINT or SIGTERM; sets *result (non-NULL) when one came. */
 static int signals(void *arg, void **result)
 {
-    struct server *s = arg;
-    struct signalfd_siginfo si;
-    (void)result;
-    ssize_t n = weft_read(s->sfd, &si, sizeof si);
-    if (n == (ssize_t)sizeof si)
-        printf("echo_server: %s\n", strsignal((int)si.ssi_signo));
-    return n < 0 ? (int)n : 0;
+    (void)arg;
+    int rc = weft_signal_watch(SIGINT);
+    if (rc == 0 && (rc = weft_signal_watch(SIGTERM)) < 0)
+        weft_signal_unwatch(SIGINT);
+    if (rc < 0)
+        return rc;
+    int sig = weft_signal_wait();
+    if (sig > 0) {
+        printf("echo_server: %s: no new connections\n", strsignal(sig));
+        fflush(stdout);
+        *result = arg;
+    }
+    weft_signal_unwatch(SIGINT);
+    weft_signal_unwatch(SIGTERM);
+    return sig < 0 ? sig : 0;
+}
+
+/* After a signal: lets the open connections finish, for up to --grace. */
+static void drain(struct server *s)
+{
+    weft_scope grace;
+    weft_scope_enter_timeout(&grace, s->grace);
+    int rc = weft_xwaitgroup_wait(&s->open);
+    weft_scope_exit(&grace);
+    if (rc < 0)
+        printf("echo_server: connections still open after %lld ms are closed\n",
+               (long long)(s->grace / 1000000));
+    else
+        printf("echo_server: every open connection finished\n");
+}
+
+/* Stops tasks[0..n): cancels and joins each. Returns the first failure
+   other than a cancellation; *signalled tells whether `stop` (a signals
+   task) saw a signal. */
+static int stop_all(weft_task **tasks, int n, weft_task *stop, int *signalled)
+{
+    int rc = 0;
+    *signalled = 0;
+    for (int i = 0; i < n; i++) {
+        void *got = NULL;
+        weft_task_cancel(tasks[i]);
+        int trc = weft_task_join(tasks[i], &got);
+        if (tasks[i] == stop && trc == 0 && got)
+            *signalled = 1;
+        if (rc == 0 && trc < 0 && trc != -ECANCELED)
+            rc = trc;
+        weft_task_release(tasks[i]);
+    }
+    return rc;
 }
 
 /* --loops > 1: an acceptor per loop, until a signal or --once is done. */
@@ -160,21 +206,24 @@ static int serve_loops(struct server *s)
         return rc;              /* weft_run() cancels what was spawned */
     rc = weft_wait(stop, (size_t)nstop, WEFT_FOREVER, WEFT_FIRST_COMPLETED, done, &ndone,
                    NULL, NULL);
-    for (int i = 0; i < n + nstop; i++) {
-        weft_task *t = i < n ? servers[i] : stop[i - n];
-        weft_task_cancel(t);
-        int trc = weft_task_join(t, NULL);
-        if (rc == 0 && trc < 0 && trc != -ECANCELED)
-            rc = trc;
-        weft_task_release(t);
-    }
+    weft_task *all[66];
+    int signalled;
+    for (int i = 0; i < n + nstop; i++)
+        all[i] = i < n ? servers[i] : stop[i - n];
+    int src = stop_all(all, n + nstop, stop[0], &signalled);
+    rc = rc ? rc : src;
+    weft_io_close(s->lfd);      /* no new connections: refused from now */
+    s->lfd = -1;
+    if (signalled)
+        drain(s);
     for (int i = 0; i < n; i++) {
         s->accepted += s->per[i].accepted;
         s->bytes += s->per[i].bytes;
     }
     printf("echo_server: served %ld connections, %llu bytes on %d loops\n", s->accepted,
            s->bytes, n);
-    weft_io_close(s->lfd);
+    if (s->lfd >= 0)
+        weft_io_close(s->lfd);
     return rc;
 }
 
@@ -210,28 +259,30 @@ static int async_main(void *arg, void **result)
     }
     /* Whichever ends first stops the server; the other is cancelled. */
     rc = weft_wait(tasks, 2, WEFT_FOREVER, WEFT_FIRST_COMPLETED, done, &ndone, NULL, NULL);
-    for (int i = 0; i < 2; i++) {
-        weft_task_cancel(tasks[i]);
-        int trc = weft_task_join(tasks[i], NULL);
-        if (rc == 0 && trc < 0 && trc != -ECANCELED)
-            rc = trc;
-        weft_task_release(tasks[i]);
-    }
+    int signalled, src = stop_all(tasks, 2, tasks[1], &signalled);
+    rc = rc ? rc : src;
+    weft_io_close(s->lfd);      /* no new connections: refused from now */
+    s->lfd = -1;
+    if (signalled)
+        drain(s);
     printf("echo_server: served %ld connections, %llu bytes\n", s->accepted, s->bytes);
 out:
-    weft_io_close(s->lfd);
+    if (s->lfd >= 0)
+        weft_io_close(s->lfd);
     return rc;
 }
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: echo_server [PORT] [--host ADDR] [--once N] [--loops N]\n");
+    fprintf(stderr, "usage: echo_server [PORT] [--host ADDR] [--once N] [--loops N] [--grace MS]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    struct server s = {.host = "127.0.0.1", .port = 7777, .lfd = -1, .sfd = -1};
+    struct server s = {.host = "127.0.0.1", .port = 7777, .lfd = -1,
+                       .grace = WEFT_SEC(5), .open = WEFT_XWAITGROUP_INIT};
+    s.top = &s;
     char *end;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--once") && i + 1 < argc) {
@@ -243,6 +294,11 @@ int main(int argc, char **argv)
             if (*end || n <= 0 || n > 64)
                 return usage();
             s.loops = (int)n;
+        } else if (!strcmp(argv[i], "--grace") && i + 1 < argc) {
+            long ms = strtol(argv[++i], &end, 10);
+            if (*end || ms < 0)
+                return usage();
+            s.grace = WEFT_MSEC(ms);
         } else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
             s.host = argv[++i];
         } else {
@@ -253,24 +309,9 @@ int main(int argc, char **argv)
         }
     }
 
-    /* SIGINT and SIGTERM arrive on a descriptor: blocked in every thread
-       (the worker pool's threads inherit the mask), read by a task. */
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
-        (s.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-        perror("echo_server: signalfd");
-        return 1;
-    }
-    /* A client that goes away mid-write is an error return, not a signal. */
-    signal(SIGPIPE, SIG_IGN);
-
     struct server per[64];
     s.per = per;
     int rc = weft_run_opts(async_main, &s, NULL, &(weft_loop_opts){.loops = s.loops});
-    weft_io_close(s.sfd);
     if (rc < 0)
         fprintf(stderr, "echo_server: %s\n", weft_strerror(rc));
     return rc < 0;

@@ -9,6 +9,8 @@
 #ifndef WEFT_IO_INTERNAL_H
 #define WEFT_IO_INTERNAL_H
 
+#include <pthread.h>
+
 #include "weft/io.h"
 #include "weft/sync.h"
 #include "loop.h"
@@ -176,6 +178,13 @@ void weft__watch_ready(struct weft__loop *L, struct weft__fd *st, int events);
 void weft__watch_detach(struct weft__fd *st);
 /* watch.c: the loop ends: frees the watchers never cancelled. */
 void weft__watch_free_all(struct weft__loop *L);
+
+/* signal.c: pthread_create() of a thread of weft's own (a worker, a loop
+   after the first) with every asynchronous signal blocked: signals are
+   for the loop that watches them (weft/signal.h), so no such thread may
+   take one. The faults its code may raise (SIGSEGV, ...) stay deliverable.
+   Returns pthread_create's result. */
+int weft__thread_quiet(pthread_t *t, void *(*fn)(void *arg), void *arg);
 
 /* signal.c: the loop ends: gives its signals up, restoring the mask. */
 void weft__signal_free(struct weft__loop *L);

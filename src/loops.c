@@ -231,7 +231,7 @@ int weft__loops_run(weft_task_fn main, void *arg, void **result,
     cpu_set_t old;
     int pinned = g->pin && pthread_getaffinity_np(pthread_self(), sizeof old, &old) == 0;
     for (started = 1; started < n; started++)
-        if (pthread_create(&g->threads[started], NULL, loop_thread, &g->slots[started]) != 0)
+        if (weft__thread_quiet(&g->threads[started], loop_thread, &g->slots[started]) != 0)
             break;
     pthread_mutex_lock(&g->mu);
     for (int i = started; i < n; i++)   /* threads that never started */

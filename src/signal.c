@@ -182,3 +182,16 @@ void weft__signal_free(struct weft__loop *L)
     free(s);
     L->io->signals = NULL;
 }
+
+int weft__thread_quiet(pthread_t *t, void *(*fn)(void *arg), void *arg)
+{
+    sigset_t all, old;
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+    sigfillset(&all);
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        sigdelset(&all, faults[i]);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(t, NULL, fn, arg);   /* it inherits the mask */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}

@@ -26,7 +26,8 @@
 #include "debug_internal.h"
 #include "loop.h"
 
-static int64_t real_ns(void)
+__attribute__((noinline))     /* as check(): no local of it may escape in */
+static int64_t real_ns(void)     /* weft__slow_next(), or no tail call */
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -49,6 +50,8 @@ static void *resume_pc(const struct weft_task *t)
  * it is suspending now (still on its own stack), so its backtrace shows
  * where it stopped; else it has ended.
  */
+__attribute__((noinline))     /* its frames[] must not keep the switch in
+                                 weft__slow_next() from being a tail call */
 static void check(struct weft__loop *L, struct weft_task *t, int64_t now, int stopped)
 {
     int64_t ran = now - L->slow_since;

@@ -14,7 +14,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 
 #include "io_internal.h"
@@ -99,31 +98,12 @@ static struct weft__pool *pool_of(struct weft__loop *L)
     return p;
 }
 
-/*
- * Starts a worker with every asynchronous signal blocked (it inherits the
- * mask it is created with): signals are the loop's business (signal.c),
- * and a worker must never take one the loop watches. The faults a job may
- * raise itself (SIGSEGV, SIGBUS, ...) stay deliverable.
- */
-static int start_worker(struct weft__pool *p)
-{
-    sigset_t all, old;
-    sigfillset(&all);
-    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
-    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
-        sigdelset(&all, faults[i]);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int rc = pthread_create(&p->threads[p->nthreads], NULL, worker, p);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
-}
-
 /* Queues `j`, starting a worker if none is idle; -EAGAIN with no worker. */
 static int submit(struct weft__loop *L, struct weft__pool *p, struct job *j)
 {
     int rc = 0;
     pthread_mutex_lock(&p->mu);
-    if (!p->idle && p->nthreads < L->workers && start_worker(p) == 0)
+    if (!p->idle && p->nthreads < L->workers && weft__thread_quiet(&p->threads[p->nthreads], worker, p) == 0)
         p->nthreads++;
     if (!p->nthreads) {
         rc = -EAGAIN;

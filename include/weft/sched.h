@@ -67,8 +67,10 @@ typedef struct weft_loop_opts {
                            is reported on stderr: "weft: task 'NAME' ran
                            12.3 ms without suspending (slow_task_ns is
                            10.0 ms); it had resumed at:", the frame it
-                           resumed in (the code that called the weft
-                           function it last waited in, or "its start"),
+                           resumed in ("its start", or the code that
+                           called the weft function it last waited in -
+                           where the compiler made the switch a tail
+                           call, as gcc -O2 does; else that function),
                            and the backtrace where it suspended (see
                            weft/debug.h for how far backtraces reach);
                            asyncio's slow_callback_duration. Off, it costs

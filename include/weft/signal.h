@@ -12,8 +12,10 @@
  * the end of weft_run()), the thread's signal mask is restored for it.
  *
  * One loop owns a signal at a time: a second loop (another thread's
- * weft_run) that asks for a signal one loop watches gets -EBUSY. The worker
- * pool's threads never take signals (weft/io.h). Other threads of the
+ * weft_run) that asks for a signal one loop watches gets -EBUSY. The threads
+ * weft starts - the worker pool's, and those of the loops after the first
+ * (weft/loops.h) - never take asynchronous signals: they start with them
+ * blocked, so a watched signal reaches the loop that watches it. Other threads of the
  * program must block the watched signals themselves, or be created after
  * the watch (threads inherit the mask): a process-directed signal goes to
  * any thread that does not block it, and its default action may end the
