@@ -8,9 +8,11 @@
  * Listens on ADDR (default 127.0.0.1) port N (default 8080; 0 lets the
  * kernel choose) and prints "listening on ADDR:PORT" once it does.
  * GET / answers "Hello, World!\n"; GET /sleep?ms=N sleeps N ms first.
- * --loops takes 1 today: a loop per core with SO_REUSEPORT comes with
- * weft's multi-loop support. SIGINT or SIGTERM stops it: a task waits for
- * them (weft_signal_wait), the accept loop is cancelled, connections still
+ * --loops N runs N loops, one per thread (weft/loops.h), pinned to CPUs
+ * 0..N-1: each listens on the port with SO_REUSEPORT and accepts for
+ * itself, so the kernel spreads connections over the loops. SIGINT or
+ * SIGTERM stops it: a task of the first loop waits for them
+ * (weft_signal_wait), every accept loop is cancelled, connections still
  * open are cancelled and closed by weft_run(), and it prints what it served
  * and exits 0.
  */
@@ -31,8 +33,22 @@
 struct args {
     const char *host;
     int port;
-    struct http_server srv;
+    int loops;                      /* --loops */
+    struct http_server srv[64];     /* each loop's server, by loop index */
 };
+
+/* Another loop's listener and accept loop, until cancelled. */
+static int loop_serve(void *arg, void **result)
+{
+    struct args *a = arg;
+    struct http_server *srv = &a->srv[weft_loop_index()];
+    srv->lfd = weft_tcp_listen_flags(a->host, a->port, 4096, WEFT_TCP_REUSEPORT);
+    if (srv->lfd < 0)
+        return srv->lfd;
+    int rc = http_serve(srv, result);
+    weft_io_close(srv->lfd);
+    return rc;
+}
 
 /* Waits for SIGINT or SIGTERM, which the loop watches. */
 static int signals(void *arg, void **result)
@@ -49,7 +65,6 @@ static int async_main(void *arg, void **result)
     struct args *a = arg;
     struct sockaddr_in addr;
     socklen_t alen = sizeof addr;
-    weft_task *tasks[2], *done[2];
     size_t ndone = 0;
     int rc;
     (void)result;
@@ -57,35 +72,47 @@ static int async_main(void *arg, void **result)
     /* Watched before the listen's name lookup starts the worker pool. */
     if ((rc = weft_signal_watch(SIGINT)) < 0 || (rc = weft_signal_watch(SIGTERM)) < 0)
         return rc;
-    if ((a->srv.lfd = weft_tcp_listen(a->host, a->port, 4096)) < 0)
-        return a->srv.lfd;
-    if (getsockname(a->srv.lfd, (struct sockaddr *)&addr, &alen) == 0 &&
+    struct http_server *srv = &a->srv[0];
+    srv->lfd = weft_tcp_listen_flags(a->host, a->port, 4096,
+                                     a->loops > 1 ? WEFT_TCP_REUSEPORT : 0);
+    if (srv->lfd < 0)
+        return srv->lfd;
+    if (getsockname(srv->lfd, (struct sockaddr *)&addr, &alen) == 0 &&
         addr.sin_family == AF_INET)
         a->port = ntohs(addr.sin_port);
-    printf("listening on %s:%d\n", a->host, a->port);
-    fflush(stdout);
 
-    if ((rc = weft_spawn(&tasks[0], http_serve, &a->srv, NULL)) < 0)
-        goto out;
-    if ((rc = weft_spawn(&tasks[1], signals, a, NULL)) < 0) {
-        weft_task_cancel(tasks[0]);
-        weft_task_join(tasks[0], NULL);
-        weft_task_release(tasks[0]);
-        goto out;
+    /* tasks[0]: the signals; then an accept loop per loop, here first. */
+    weft_task *tasks[65];
+    int n = 0;
+    if ((rc = weft_spawn(&tasks[n], signals, a, NULL)) == 0)
+        n++;
+    if (rc == 0 && (rc = weft_spawn(&tasks[n], http_serve, srv, NULL)) == 0)
+        n++;
+    for (int i = 1; rc == 0 && i < a->loops; i++)
+        if ((rc = weft_spawn_on(weft_loop_at(i), &tasks[n], loop_serve, a, NULL)) == 0)
+            n++;
+    if (rc == 0) {
+        weft_yield();           /* the other loops' listeners are up soon */
+        printf("listening on %s:%d\n", a->host, a->port);
+        fflush(stdout);
+        /* A signal (or a failed accept loop) stops the server. */
+        rc = weft_wait(tasks, (size_t)n, WEFT_FOREVER, WEFT_FIRST_COMPLETED, NULL, &ndone,
+                       NULL, NULL);
     }
-    /* A signal (or a failed accept loop) stops the server. */
-    rc = weft_wait(tasks, 2, WEFT_FOREVER, WEFT_FIRST_COMPLETED, done, &ndone, NULL, NULL);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < n; i++) {
         weft_task_cancel(tasks[i]);
         int trc = weft_task_join(tasks[i], NULL);
         if (rc == 0 && trc < 0 && trc != -ECANCELED)
             rc = trc;
         weft_task_release(tasks[i]);
     }
-    printf("http_server: served %ld connections, %ld requests\n", a->srv.accepted,
-           a->srv.requests);
-out:
-    weft_io_close(a->srv.lfd);
+    long accepted = 0, requests = 0;
+    for (int i = 0; i < a->loops; i++) {
+        accepted += a->srv[i].accepted;
+        requests += a->srv[i].requests;
+    }
+    printf("http_server: served %ld connections, %ld requests\n", accepted, requests);
+    weft_io_close(srv->lfd);
     return rc;
 }
 
@@ -97,7 +124,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    struct args a = {.host = "127.0.0.1", .port = 8080, .srv = {.lfd = -1}};
+    static struct args a = {.host = "127.0.0.1", .port = 8080, .loops = 1};
     long loops = 1;
     char *end;
     for (int i = 1; i < argc; i++) {
@@ -116,14 +143,14 @@ int main(int argc, char **argv)
             return usage();
         }
     }
-    if (loops != 1) {
-        fprintf(stderr, "http_server: --loops %ld: this weft runs one loop per process; "
-                        "several loops (one per core, SO_REUSEPORT) need weft's multi-loop "
-                        "support\n", loops);
-        return 2;
-    }
+    if (loops > 64)
+        return usage();
+    a.loops = (int)loops;
+    for (int i = 0; i < a.loops; i++)
+        a.srv[i].lfd = -1;
 
-    int rc = weft_run(async_main, &a, NULL);
+    int rc = weft_run_opts(async_main, &a, NULL,
+                           &(weft_loop_opts){.loops = a.loops, .pin = a.loops > 1});
     if (rc < 0)
         fprintf(stderr, "http_server: %s\n", weft_strerror(rc));
     return rc < 0;

@@ -7,6 +7,7 @@
 # checks that it exits 0 with its summary. A client that is not installed
 # is skipped with a message; with neither, the test is skipped (exit 77).
 # EMULATOR is a CMake list (words separated by ';') put in front of SERVER.
+# With HTTP_LOOPS set, the server runs that many loops (--loops).
 set -eu
 server=$1 emulator=${2:-}
 set -f
@@ -29,7 +30,7 @@ fi
 out=$(mktemp)
 pid=
 trap 'rm -f "$out"; [ -n "$pid" ] && kill "$pid" 2>/dev/null || true' EXIT
-"$@" "$server" --port 0 >"$out" &
+"$@" "$server" --port 0 ${HTTP_LOOPS:+--loops "$HTTP_LOOPS"} >"$out" &
 pid=$!
 port=
 for _ in $(seq 100); do
