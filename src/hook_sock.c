@@ -93,24 +93,13 @@ static int connect_wait(struct weft_task *self, struct weft__fd *st, int fd)
         struct pollfd p = {.fd = fd, .events = POLLOUT};
         if (WEFT__REAL(poll)(&p, 1, 0) < 0)
             return -errno;
-        if (p.revents) {
-            int err = 0;
-            socklen_t elen = sizeof err;
-            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-                return -errno;
-            if (err)
-                return -err;
-            struct sockaddr_storage peer;
-            socklen_t plen = sizeof peer;
-            if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0)
-                return 0;
-            if (errno != ENOTCONN)
-                return -errno;
-        }
+        int rc;
+        if (p.revents && (rc = weft__connect_result(fd)) != -EINPROGRESS)
+            return rc;
         if (deadline != WEFT_FOREVER && weft__now(L) >= deadline)
             return -EINPROGRESS;    /* Linux's answer when SO_SNDTIMEO ends */
         st->ready &= ~WEFT_IO_WRITE;
-        int rc = weft__fd_wait_until(L, self, st, WEFT_IO_WRITE, deadline);
+        rc = weft__fd_wait_until(L, self, st, WEFT_IO_WRITE, deadline);
         if (rc < 0)
             return rc;
         if (!(st = weft__fd_known(L, fd)))

@@ -205,11 +205,24 @@ int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
     return (int)io_call(fd, WEFT_IO_READ, op_accept, &(struct acc){addr, addrlen}, 0);
 }
 
+int weft__connect_result(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -errno;
+    if (err)
+        return -err;
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof peer;
+    if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0)
+        return 0;
+    return errno == ENOTCONN ? -EINPROGRESS : -errno;
+}
+
 int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct weft_task *self = weft__self();
-    int err = 0;
-    socklen_t len = sizeof err;
     if (fd < 0 || !addr)
         return fd < 0 ? -EBADF : -EINVAL;
     if (self) {                 /* known to the loop, non-blocking */
@@ -231,16 +244,8 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
         int rc = weft_io_wait(fd, WEFT_IO_WRITE);
         if (rc < 0)
             return rc;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-            return -errno;
-        if (err)
-            return -err;
-        struct sockaddr_storage peer;
-        socklen_t plen = sizeof peer;
-        if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0)
-            return 0;
-        if (errno != ENOTCONN)
-            return -errno;
+        if ((rc = weft__connect_result(fd)) != -EINPROGRESS)
+            return rc;
         if (!(st = self->loop->io->fds[fd]))
             return -EBADF;
     }

@@ -109,6 +109,11 @@ int weft__fd_wait(struct weft__loop *L, struct weft_task *self, struct weft__fd 
 int weft__fd_wait_until(struct weft__loop *L, struct weft_task *self, struct weft__fd *st,
                         int events, int64_t wake_at);
 
+/* io.c: after a writable edge on a socket whose connect() was in
+   progress: 0 once it has a peer, its error (-ECONNREFUSED, ...), or
+   -EINPROGRESS while it is still connecting. */
+int weft__connect_result(int fd);
+
 /* True when something outside the tasks may still make one runnable:
    tasks waiting on descriptors, pool jobs, other threads holding the loop. */
 int weft__io_pending(const struct weft__loop *L);
