@@ -67,8 +67,8 @@ static int cores_main(void *arg, void **result)
         return -ENOMEM;
     uint64_t t0 = bench_now_ns();
     for (uint64_t i = 0; i < r->iters && rc == 0; i++)
-        rc = weft_spawn_on(weft_loop_at((int)(i % (uint64_t)n)), &ts[i], crunch,
-                           (void *)(uintptr_t)i, NULL);
+        rc = weft_spawn_on(weft_loop_at((int)(i % (uint64_t)n)), crunch, (void *)(uintptr_t)i,
+                           NULL, &ts[i]);
     for (uint64_t i = 0; i < r->iters && rc == 0; i++) {
         void *v;
         rc = weft_task_join(ts[i], &v);
@@ -122,7 +122,7 @@ static int chan_cross_main(void *arg, void **result)
     int v, rc;
     uint64_t got = 0;
     (void)result;
-    if ((rc = weft_spawn_on(weft_loop_at(1), &t, producer, r, NULL)) < 0)
+    if ((rc = weft_spawn_on(weft_loop_at(1), producer, r, NULL, &t)) < 0)
         return rc;
     uint64_t t0 = bench_now_ns();
     weft_xevent_set(&r->go);
@@ -165,7 +165,7 @@ static int spawn_on_main(void *arg, void **result)
     uint64_t t0 = bench_now_ns();
     for (uint64_t done = 0; done < r->iters && rc == 0; done += BATCH) {
         for (int i = 0; i < BATCH && rc == 0; i++)
-            rc = weft_spawn_on(far, &ts[i], empty, NULL, NULL);
+            rc = weft_spawn_on(far, empty, NULL, NULL, &ts[i]);
         for (int i = 0; i < BATCH; i++) {
             int jrc = weft_task_join(ts[i], NULL);
             rc = rc ? rc : jrc;
@@ -219,7 +219,7 @@ static int echo_loops_main(void *arg, void **result)
 {
     (void)result;
     for (int i = 1; i < weft_loop_count(); i++)
-        if (weft_spawn_on(weft_loop_at(i), NULL, echo_accept, arg, NULL) < 0)
+        if (weft_spawn_on(weft_loop_at(i), echo_accept, arg, NULL, NULL) < 0)
             return -ENOMEM;
     return echo_accept(arg, NULL);
 }

@@ -197,8 +197,7 @@ static int serve_loops(struct server *s)
         weft_xwaitgroup_add(&s->served, s->once);
     for (int i = 0; i < n; i++) {
         s->per[i].top = s;
-        if ((rc = weft_spawn_on(weft_loop_at(i), &servers[i], loop_server, &s->per[i],
-                                NULL)) < 0)
+        if ((rc = weft_spawn_on(weft_loop_at(i), loop_server, &s->per[i], NULL, &servers[i])) < 0)
             return rc;
     }
     if ((rc = weft_spawn(&stop[0], signals, s, NULL)) < 0 ||

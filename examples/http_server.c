@@ -89,7 +89,7 @@ static int async_main(void *arg, void **result)
     if (rc == 0 && (rc = weft_spawn(&tasks[n], http_serve, srv, NULL)) == 0)
         n++;
     for (int i = 1; rc == 0 && i < a->loops; i++)
-        if ((rc = weft_spawn_on(weft_loop_at(i), &tasks[n], loop_serve, a, NULL)) == 0)
+        if ((rc = weft_spawn_on(weft_loop_at(i), loop_serve, a, NULL, &tasks[n])) == 0)
             n++;
     if (rc == 0) {
         weft_yield();           /* the other loops' listeners are up soon */

@@ -171,8 +171,8 @@ static struct weft_task *proxy_new(struct weft__loop *L, struct xtask *xt, int h
     return t;
 }
 
-int weft_spawn_on(weft_loop *loop, weft_task **out, weft_task_fn fn, void *arg,
-                  const weft_task_opts *opts)
+int weft_spawn_on(weft_loop *loop, weft_task_fn fn, void *arg, const weft_task_opts *opts,
+                  weft_task **out)
 {
     struct weft__loop *L = weft__loop;
     if (!loop || !fn)

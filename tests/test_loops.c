@@ -84,7 +84,7 @@ static int main_count(void *arg, void **result)
         weft_task *t;
         void *r = NULL;
         CHECK(weft_loop_at(i) != NULL);
-        CHECK_CODE(weft_spawn_on(weft_loop_at(i), &t, task_index, P(n), NULL), 0);
+        CHECK_CODE(weft_spawn_on(weft_loop_at(i), task_index, P(n), NULL, &t), 0);
         CHECK_CODE(weft_task_join(t, &r), 0);
         CHECK_CODE(N(r), i);
         CHECK_CODE(weft_task_status(t), WEFT_TASK_DONE);
@@ -115,8 +115,8 @@ static int main_bad_args(void *arg, void **result)
     weft_task *t;
     (void)arg;
     (void)result;
-    CHECK_CODE(weft_spawn_on(NULL, &t, task_index, NULL, NULL), -EINVAL);
-    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, NULL, NULL, NULL), -EINVAL);
+    CHECK_CODE(weft_spawn_on(NULL, task_index, NULL, NULL, &t), -EINVAL);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), NULL, NULL, NULL, &t), -EINVAL);
     return 0;
 }
 
@@ -125,7 +125,7 @@ static void test_loops_spawn_on_bad_args(void **state)
     (void)state;
     weft_task *t;
     assert_code(run_loops(2, main_bad_args, NULL), 0);
-    assert_code(weft_spawn_on((weft_loop *)&t, &t, task_index, NULL, NULL), -EPERM);
+    assert_code(weft_spawn_on((weft_loop *)&t, task_index, NULL, NULL, &t), -EPERM);
     assert_checks();
 }
 
@@ -143,7 +143,7 @@ static int main_error(void *arg, void **result)
     void *r = NULL;
     (void)arg;
     (void)result;
-    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_fail, P(5), NULL), 0);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), task_fail, P(5), NULL, &t), 0);
     CHECK_CODE(weft_task_status(t), WEFT_TASK_PENDING);
     CHECK_CODE(weft_task_result(t, &r), -EAGAIN);
     CHECK_CODE(weft_task_join(t, &r), -EIO);
@@ -152,8 +152,9 @@ static int main_error(void *arg, void **result)
     CHECK_CODE(weft_task_join(t, &r), -EALREADY);
     CHECK_CODE(weft_task_cancel(t), -EALREADY);
     weft_task_release(t);
-    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_named, NULL,
-                             &(weft_task_opts){.name = "far", .stack_size = 128 * 1024}), 0);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), task_named, NULL,
+                             &(weft_task_opts){.name = "far", .stack_size = 128 * 1024}, &t),
+               0);
     CHECK(weft_task_name(t)[0] == 'f');
     CHECK_CODE(weft_task_join(t, &r), 0);
     CHECK(r && ((const char *)r)[0] == 'f' && ((const char *)r)[1] == 'a');
@@ -183,25 +184,25 @@ static int main_cancel(void *arg, void **result)
     (void)arg;
     (void)result;
     /* Caller's side, before and after the remote task started. */
-    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_sleep_hour, &woke, NULL), 0);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), task_sleep_hour, &woke, NULL, &t), 0);
     CHECK_CODE(weft_task_cancel(t), 0);
     CHECK_CODE(weft_task_cancel(t), 0);
     CHECK_CODE(weft_task_join(t, NULL), -ECANCELED);
     CHECK_CODE(weft_task_status(t), WEFT_TASK_CANCELLED);
     weft_task_release(t);
     int s0 = atomic_load(&started_);
-    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_sleep_hour, &woke, NULL), 0);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), task_sleep_hour, &woke, NULL, &t), 0);
     wait_started(s0 + 1);
     CHECK_CODE(weft_task_cancel(t), 0);
     CHECK_CODE(weft_task_join(t, NULL), -ECANCELED);
     weft_task_release(t);
     /* The task's side. */
-    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_cancel_self, NULL, NULL), 0);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), task_cancel_self, NULL, NULL, &t), 0);
     CHECK_CODE(weft_task_join(t, NULL), -ECANCELED);
     weft_task_release(t);
     /* A joiner cancelled: only the join ends, the task runs on. */
     s0 = atomic_load(&started_);
-    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_sleep_hour, &woke, NULL), 0);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), task_sleep_hour, &woke, NULL, &t), 0);
     CHECK_CODE(weft_spawn(&j, joiner, t, NULL), 0);
     wait_started(s0 + 1);
     CHECK_CODE(weft_task_cancel(j), 0);
@@ -235,8 +236,8 @@ static int task_spread(void *arg, void **result)
     int n = weft_loop_count();
     for (int i = 0; i < n; i++) {
         weft_task *t;
-        CHECK_CODE(weft_spawn_on(weft_loop_at(i), NULL, task_sleep_hour, &ended_, NULL), 0);
-        CHECK_CODE(weft_spawn_on(weft_loop_at(i), &t, task_sleep_hour, &ended_, NULL), 0);
+        CHECK_CODE(weft_spawn_on(weft_loop_at(i), task_sleep_hour, &ended_, NULL, NULL), 0);
+        CHECK_CODE(weft_spawn_on(weft_loop_at(i), task_sleep_hour, &ended_, NULL, &t), 0);
         if (i % 2)
             weft_task_release(t);       /* the rest are left to the loop */
     }
@@ -251,7 +252,7 @@ static int main_in_flight(void *arg, void **result)
     (void)arg;
     (void)result;
     for (int i = 0; i < n; i++)
-        CHECK_CODE(weft_spawn_on(weft_loop_at(i), NULL, task_spread, NULL, NULL), 0);
+        CHECK_CODE(weft_spawn_on(weft_loop_at(i), task_spread, NULL, NULL, NULL), 0);
     while (atomic_load(&spread_) < n)
         CHECK_CODE(weft_sleep(WEFT_MSEC(1)), 0);
     return -ENOTCONN;
@@ -290,7 +291,7 @@ static int main_many(void *arg, void **result)
     (void)arg;
     (void)result;
     for (int i = 0; i < COUNT; i++)
-        CHECK_CODE(weft_spawn_on(weft_loop_at(i % n), &ts[i], task_square, P(i), NULL), 0);
+        CHECK_CODE(weft_spawn_on(weft_loop_at(i % n), task_square, P(i), NULL, &ts[i]), 0);
     for (int i = 0; i < COUNT; i++) {
         void *r = NULL;
         CHECK_CODE(weft_task_join(ts[i], &r), 0);
@@ -368,7 +369,7 @@ static int main_exdev(void *arg, void **result)
     CHECK_CODE(weft_waitgroup_add(&o->wg, 1), 0);
     CHECK_CODE(weft_chan_try_send(o->ch, &v), 0);
     CHECK_CODE(weft_spawn(&o->t, task_sleep_hour, NULL, NULL), 0);
-    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_touch_foreign, o, NULL), 0);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), task_touch_foreign, o, NULL, &t), 0);
     CHECK_CODE(weft_task_join(t, NULL), 0);
     weft_task_release(t);
     /* Nothing changed. */
@@ -402,7 +403,7 @@ static int main_take_over(void *arg, void **result)
     struct local_objects *o = arg;
     weft_task *t;
     (void)result;
-    CHECK_CODE(weft_spawn_on(weft_loop_at(1), &t, task_take_over, o, NULL), 0);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), task_take_over, o, NULL, &t), 0);
     CHECK_CODE(weft_task_join(t, NULL), 0);
     weft_task_release(t);
     CHECK_CODE(weft_mutex_trylock(&o->m), -EXDEV);
@@ -459,13 +460,13 @@ static int main_other_run(void *arg, void **result)
     void *r = NULL;
     (void)result;
     CHECK_CODE(weft_xevent_wait(&other_ready_), 0);
-    CHECK_CODE(weft_spawn_on(other_, &t, task_index, P(1), NULL), 0);
+    CHECK_CODE(weft_spawn_on(other_, task_index, P(1), NULL, &t), 0);
     CHECK_CODE(weft_task_join(t, &r), 0);
     CHECK_CODE(N(r), 0);                /* index 0 of a loop of its own */
     weft_task_release(t);
     CHECK_CODE(weft_xevent_set(&other_may_end_), 0);
     CHECK_CODE(weft_to_thread(join_thread, th, NULL), 0);
-    CHECK_CODE(weft_spawn_on(other_, &t, task_index, P(1), NULL), -ESHUTDOWN);
+    CHECK_CODE(weft_spawn_on(other_, task_index, P(1), NULL, &t), -ESHUTDOWN);
     weft_loop_put(other_);
     return 0;
 }

@@ -172,10 +172,10 @@ static int main_model(void *arg, void **result)
     for (int i = 0; i < PRODUCERS + CONSUMERS; i++) {
         roles[i] = (struct role){m, i < PRODUCERS ? i : i - PRODUCERS};
         weft_loop *at = weft_loop_at((int)(next_rand(&s) % (uint32_t)n));
-        CHECK_CODE(weft_spawn_on(at, &ts[k++], i < PRODUCERS ? producer : consumer,
-                                 &roles[i], NULL), 0);
+        CHECK_CODE(weft_spawn_on(at, i < PRODUCERS ? producer : consumer, &roles[i], NULL,
+                                 &ts[k++]), 0);
     }
-    CHECK_CODE(weft_spawn_on(weft_loop_at(n - 1), &ts[k++], closer, m, NULL), 0);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(n - 1), closer, m, NULL, &ts[k++]), 0);
     for (int i = 0; i < k; i++) {
         CHECK_CODE(weft_task_join(ts[i], NULL), 0);
         weft_task_release(ts[i]);
@@ -252,7 +252,7 @@ static int main_close(void *arg, void **result)
     CHECK_CODE(weft_xwaitgroup_add(&c->waiting, n * PER_LOOP), 0);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < PER_LOOP; j++)
-            CHECK_CODE(weft_spawn_on(weft_loop_at(i), NULL, wait_on_close, c, NULL), 0);
+            CHECK_CODE(weft_spawn_on(weft_loop_at(i), wait_on_close, c, NULL, NULL), 0);
     CHECK_CODE(weft_xwaitgroup_wait(&c->waiting), 0);
     CHECK_CODE(weft_sleep(WEFT_MSEC(20)), 0);   /* let them reach their waits */
     CHECK_CODE(weft_xchan_close(c->empty), 0);
@@ -311,9 +311,9 @@ static int main_event(void *arg, void **result)
     CHECK_CODE(weft_xevent_is_set(&e->go), 0);
     CHECK_CODE(weft_xwaitgroup_add(&e->started, 3 * n), 0);
     CHECK_CODE(weft_xwaitgroup_add(&e->finished, 3 * n), 0);
-    CHECK_CODE(weft_spawn_on(weft_loop_at(n - 1), &victim, evt_waiter, e, NULL), 0);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(n - 1), evt_waiter, e, NULL, &victim), 0);
     for (int i = 0; i < 3 * n - 1; i++)
-        CHECK_CODE(weft_spawn_on(weft_loop_at(i % n), NULL, evt_waiter, e, NULL), 0);
+        CHECK_CODE(weft_spawn_on(weft_loop_at(i % n), evt_waiter, e, NULL, NULL), 0);
     CHECK_CODE(weft_xwaitgroup_wait(&e->started), 0);
     CHECK_CODE(weft_sleep(WEFT_MSEC(10)), 0);
     CHECK_CODE(weft_task_cancel(victim), 0);

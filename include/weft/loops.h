@@ -71,8 +71,8 @@ int weft_loop_count(void);
  * only as it ends never runs and ends with -ESHUTDOWN. When `loop` is this
  * loop, this is weft_spawn(). Never suspends.
  */
-int weft_spawn_on(weft_loop *loop, weft_task **out, weft_task_fn fn, void *arg,
-                  const weft_task_opts *opts);
+int weft_spawn_on(weft_loop *loop, weft_task_fn fn, void *arg, const weft_task_opts *opts,
+                  weft_task **out);
 
 /* ------------------------------------------------------------------------ */
 /* Channels between loops                                                   */
