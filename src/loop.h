@@ -100,9 +100,6 @@ struct weft_task {
     /* Waiting. */
     struct weft__alarm alarm;   /* wakes it from a timed park */
     int64_t wake_at;            /* the park's own end (sleep), else FOREVER */
-    void *xwait;                /* the cross-loop wait node it parks on, or
-                                   NULL: a wake from another loop counts only
-                                   while this still names its node (xwait.c) */
     /* Outcome and bookkeeping. */
     weft_task_fn fn;            /* the body */
     void *arg;                  /* its argument */
@@ -123,6 +120,9 @@ struct weft_task {
     uint64_t end_seq;           /* order of its end among the loop's tasks */
     char name[32];              /* NUL-terminated */
     void *resume_pc;            /* debug mode: where it last resumed */
+    void *xwait;                /* the cross-loop wait node it parks on, or
+                                   NULL: a wake from another loop counts only
+                                   while this still names its node (xwait.c) */
     /* Introspection (weft/debug.h): what it waits for while PARKED, set by
        weft__waiting() just before each park; read only by snapshots. */
     int wait_kind;              /* enum weft_wait_kind */
