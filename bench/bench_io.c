@@ -81,10 +81,8 @@ int bench_weft_echo_conn(void *arg, void **result)
 }
 
 /* Accepts forever, a detached task per connection. */
-static int weft_echo_main(void *arg, void **result)
+int bench_weft_accept_loop(int lfd)
 {
-    int lfd = *(int *)arg;
-    (void)result;
     for (;;) {
         int fd = weft_accept(lfd, NULL, NULL);
         if (fd < 0) {
@@ -95,6 +93,12 @@ static int weft_echo_main(void *arg, void **result)
         if (weft_spawn(NULL, bench_weft_echo_conn, (void *)(intptr_t)fd, NULL) < 0)
             weft_io_close(fd);
     }
+}
+
+static int weft_echo_main(void *arg, void **result)
+{
+    (void)result;
+    return bench_weft_accept_loop(*(int *)arg);
 }
 
 static int weft_echo_serve(int lfd)

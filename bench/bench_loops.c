@@ -203,16 +203,7 @@ static int echo_accept(void *arg, void **result)
         if (lfd < 0)
             return lfd;
     }
-    for (;;) {
-        int fd = weft_accept(lfd, NULL, NULL);
-        if (fd < 0) {
-            if (fd == -ECONNABORTED || fd == -EINTR)
-                continue;
-            return fd;
-        }
-        if (weft_spawn(NULL, bench_weft_echo_conn, (void *)(intptr_t)fd, NULL) < 0)
-            weft_io_close(fd);
-    }
+    return bench_weft_accept_loop(lfd);
 }
 
 static int echo_loops_main(void *arg, void **result)

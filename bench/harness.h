@@ -146,6 +146,11 @@ int bench_loops_echo_serve(int lfd);
    closes it. */
 int bench_weft_echo_conn(void *arg, void **result);
 
+/* The weft echo server's accept loop on `lfd`: a detached
+   bench_weft_echo_conn task per connection, until an accept fails (its
+   error is returned). bench_io.c. */
+int bench_weft_accept_loop(int lfd);
+
 #ifdef __cplusplus
 }
 #endif
