@@ -5,12 +5,8 @@
 # (words separated by ';'), put in front of the program.
 set -eu
 dump=$1 emulator=${2:-}
-set -f
-IFS=';'
-# shellcheck disable=SC2086 # split on purpose
-set -- $emulator
-unset IFS
-set +f
+# shellcheck source=examples/test_lib.sh
+. "$(dirname "$0")/test_lib.sh"
 out=$(mktemp) err=$(mktemp)
 pid=
 trap 'rm -f "$out" "$err"; [ -z "$pid" ] || kill "$pid" 2>/dev/null || true' EXIT

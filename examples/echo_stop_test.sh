@@ -8,23 +8,14 @@
 set -eu
 server=$1 emulator=${2:-}
 command -v python3 >/dev/null || { echo "echo_stop_test: no python3, skipped"; exit 77; }
-set -f
-IFS=';'
-# shellcheck disable=SC2086 # split on purpose
-set -- $emulator
-unset IFS
-set +f
+# shellcheck source=examples/test_lib.sh
+. "$(dirname "$0")/test_lib.sh"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 "$@" "$server" 0 --grace 20000 ${ECHO_LOOPS:+--loops "$ECHO_LOOPS"} >"$out" &
 pid=$!
-port=
-for _ in $(seq 100); do
-    port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$out")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
+port=$(wait_port "$out" "$pid")
 [ -n "$port" ] || { echo "echo_stop_test: the server did not start" >&2; kill "$pid"; exit 1; }
 
 python3 - "$port" "$pid" <<'PY'

@@ -7,24 +7,14 @@
 # With ECHO_LOOPS set, the server runs that many loops (--loops).
 set -eu
 server=$1 client=$2 emulator=${3:-}
-set -f
-IFS=';'
-# shellcheck disable=SC2086 # split on purpose
-set -- $emulator
-unset IFS
-set +f
+# shellcheck source=examples/test_lib.sh
+. "$(dirname "$0")/test_lib.sh"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 "$@" "$server" 0 --once 1 ${ECHO_LOOPS:+--loops "$ECHO_LOOPS"} >"$out" &
 pid=$!
-port=
-for _ in $(seq 100); do
-    port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$out")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
+port=$(wait_port "$out" "$pid")
 if [ -z "$port" ]; then
     echo "echo_test: the server did not start" >&2
     kill "$pid" 2>/dev/null || true

@@ -10,12 +10,8 @@
 # With HTTP_LOOPS set, the server runs that many loops (--loops).
 set -eu
 server=$1 emulator=${2:-}
-set -f
-IFS=';'
-# shellcheck disable=SC2086 # split on purpose
-set -- $emulator
-unset IFS
-set +f
+# shellcheck source=examples/test_lib.sh
+. "$(dirname "$0")/test_lib.sh"
 
 have_curl=0 have_py=0
 command -v curl >/dev/null 2>&1 && have_curl=1
@@ -32,13 +28,7 @@ pid=
 trap 'rm -f "$out"; [ -n "$pid" ] && kill "$pid" 2>/dev/null || true' EXIT
 "$@" "$server" --port 0 ${HTTP_LOOPS:+--loops "$HTTP_LOOPS"} >"$out" &
 pid=$!
-port=
-for _ in $(seq 100); do
-    port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$out")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
+port=$(wait_port "$out" "$pid")
 [ -n "$port" ] || { echo "http_test: the server did not start" >&2; exit 1; }
 url=http://127.0.0.1:$port
 
