@@ -106,9 +106,14 @@ static void complete(struct chan_node *c, int result)
     weft__wake(c->w.task, 0);
 }
 
+/* The ring's i-th value, i < cap: head < cap, so one wrap at most (no
+   division on the path of every buffered value). */
 static void *slot(weft_chan *ch, size_t i)
 {
-    return ch->buf + (ch->head + i) % ch->cap * ch->elem_size;
+    size_t j = ch->head + i;
+    if (j >= ch->cap)
+        j -= ch->cap;
+    return ch->buf + j * ch->elem_size;
 }
 
 /* Copies one value; the common sizes become single moves, not a call. */
@@ -162,6 +167,30 @@ static inline int try_recv(weft_chan *ch, void *elem)
     return ch->closed ? -EPIPE : -EAGAIN;
 }
 
+/* The common cases, as leaves: a buffered send with room and nobody
+   waiting to receive, a receive of a buffered value with no sender
+   waiting. A stale node (its task gave up) in the other queue only sends
+   the call down the general path. Return 1 when done. */
+static inline int send_fast(weft_chan *ch, const void *elem)
+{
+    if (ch->len >= ch->cap || ch->closed || !weft__list_empty(&ch->receivers))
+        return 0;
+    copy(slot(ch, ch->len++), elem, ch->elem_size);
+    return 1;
+}
+
+static inline int recv_fast(weft_chan *ch, void *elem)
+{
+    if (!ch->len || !weft__list_empty(&ch->senders))
+        return 0;
+    const void *src = ch->buf + ch->head * ch->elem_size;
+    if (++ch->head == ch->cap)
+        ch->head = 0;
+    ch->len--;
+    copy(elem, src, ch->elem_size);     /* last: nothing to keep across it */
+    return 1;
+}
+
 int weft_chan_try_send(weft_chan *ch, const void *elem)
 {
     if (!ch || !elem)
@@ -193,12 +222,11 @@ static int wait_on(struct weft__list *q, struct weft_task *self, void *elem)
     return rc < 0 ? rc : -EINTR;
 }
 
-int weft_chan_send(weft_chan *ch, const void *elem)
+/* weft_chan_send() when the value cannot go straight into the ring: hands
+   it to a receiver, or fails, or waits. Out of line, as are the others
+   below, so that the fast paths stay leaves. */
+__attribute__((noinline)) static int send_wait(weft_chan *ch, const void *elem)
 {
-    if (!ch || !elem)
-        return -EINVAL;
-    if (weft__owned(&ch->loop))
-        return -EXDEV;
     int rc = try_send(ch, elem);
     if (rc != -EAGAIN)
         return rc;
@@ -209,12 +237,27 @@ int weft_chan_send(weft_chan *ch, const void *elem)
     return wait_on(&ch->senders, self, (void *)elem);
 }
 
-int weft_chan_recv(weft_chan *ch, void *elem)
+/* weft_chan_send() with a bad argument, or a channel this loop has not
+   used before (taken over, or another loop's). */
+__attribute__((noinline)) static int send_checked(weft_chan *ch, const void *elem)
 {
     if (!ch || !elem)
         return -EINVAL;
     if (weft__owned(&ch->loop))
         return -EXDEV;
+    return send_fast(ch, elem) ? 0 : send_wait(ch, elem);
+}
+
+int weft_chan_send(weft_chan *ch, const void *elem)
+{
+    if (WEFT_UNLIKELY(!ch || !elem || !weft__mine_here(&ch->loop)))
+        return send_checked(ch, elem);
+    return send_fast(ch, elem) ? 0 : send_wait(ch, elem);
+}
+
+/* weft_chan_recv() when no buffered value can be taken straight away. */
+__attribute__((noinline)) static int recv_wait(weft_chan *ch, void *elem)
+{
     int rc = try_recv(ch, elem);
     if (rc != -EAGAIN)
         return rc;
@@ -223,6 +266,23 @@ int weft_chan_recv(weft_chan *ch, void *elem)
         return -EPERM;
     weft__waiting(self, WEFT_WAIT_CHAN_RECV, ch, 0);
     return wait_on(&ch->receivers, self, elem);
+}
+
+/* weft_chan_recv() with a bad argument or a channel new to this loop. */
+__attribute__((noinline)) static int recv_checked(weft_chan *ch, void *elem)
+{
+    if (!ch || !elem)
+        return -EINVAL;
+    if (weft__owned(&ch->loop))
+        return -EXDEV;
+    return recv_fast(ch, elem) ? 0 : recv_wait(ch, elem);
+}
+
+int weft_chan_recv(weft_chan *ch, void *elem)
+{
+    if (WEFT_UNLIKELY(!ch || !elem || !weft__mine_here(&ch->loop)))
+        return recv_checked(ch, elem);
+    return recv_fast(ch, elem) ? 0 : recv_wait(ch, elem);
 }
 
 int weft_chan_close(weft_chan *ch)

@@ -210,6 +210,21 @@ static inline int weft__owned(uint64_t *owner)
     return weft__owned_slow(owner);
 }
 
+/* Whether the object whose owner serial is at `owner` is known to be loop
+   `L`'s: the test of a fast path that leaves every other case (a new
+   object, another loop's) to a slow path calling weft__owned_by(). */
+static inline int weft__mine(uint64_t *owner, const struct weft__loop *L)
+{
+    return __atomic_load_n(owner, __ATOMIC_RELAXED) == L->serial;
+}
+
+/* weft__mine() for this thread's loop (or none), from the thread-local
+   serial, where the loop itself is not at hand. */
+static inline int weft__mine_here(uint64_t *owner)
+{
+    return __atomic_load_n(owner, __ATOMIC_RELAXED) == weft__serial;
+}
+
 /* weft__owned() for a running task's loop `L`, already at hand: compares
    with L->serial, sparing the thread-local load. */
 static inline int weft__owned_by(uint64_t *owner, const struct weft__loop *L)
