@@ -152,8 +152,9 @@ int weft__remote_post(struct weft_loop *loop, void (*fn)(void *arg), void *arg);
 int weft__remote_post_drop(struct weft_loop *loop, void (*fn)(void *arg),
                            void (*drop)(void *arg), void *arg);
 /* remote.c: queues a wake of `t` (a task of loop's) from another thread;
-   the loop wakes it if t->xwait is still `node` then. 0, -ESHUTDOWN,
-   -ENOMEM. Thread-safe; never suspends. */
+   the loop wakes it if t->xwait is still `node` then (or wakes every
+   cross-loop waiter when too many wakes queue). 0, or -ESHUTDOWN when the
+   loop has ended. Thread-safe; never suspends. */
 int weft__remote_xwake(struct weft_loop *loop, struct weft_task *t, void *node);
 /* remote.c: runs the posts and wakes queued now, without a system call;
    returns how many. On the loop's thread. */

@@ -21,6 +21,13 @@
  * either the loop sees the post and does not block, or the poster sees the
  * loop asleep and wakes it. A loop of a group (loops.c) first polls its
  * queue for a little while (SPIN_NS) before it raises `sleeping`.
+ *
+ * Wakes from other loops never fail and are never lost: they queue as
+ * (task, node) pairs up to MAX_WAKES between two takes; past that, or when
+ * the array cannot grow, the loop is told to wake every task parked in a
+ * cross-loop wait instead (`wake_all`). That is safe because such a task
+ * parks in a loop that looks at its node again (weft__xpark): a wake it
+ * did not need costs one pass of that loop.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,7 +54,12 @@ struct weft_loop {
     struct weft__list posts;    /* struct post, oldest first */
     struct xwake *wakes;        /* task wakes from other loops, oldest first */
     size_t nwakes, capwakes;    /* used and allocated entries of wakes */
+    int wake_all;               /* wakes did not fit: wake every task in a
+                                   cross-loop wait at the next take */
 };
+
+/* Wakes queued between two takes before the loop wakes all instead. */
+#define MAX_WAKES 1024
 
 /* A wake of a task of this loop from another loop (weft__remote_xwake). */
 struct xwake {
@@ -156,29 +168,43 @@ int weft__remote_xwake(struct weft_loop *loop, struct weft_task *t, void *node)
     pthread_mutex_lock(&loop->mu);
     if (loop->closed) {
         rc = -ESHUTDOWN;
-    } else if (loop->nwakes == loop->capwakes) {
-        size_t cap = loop->capwakes ? 2 * loop->capwakes : 64;
-        struct xwake *w = realloc(loop->wakes, cap * sizeof *w);
-        if (!w)
-            rc = -ENOMEM;
+    } else {
+        if (loop->nwakes == loop->capwakes && loop->capwakes < MAX_WAKES) {
+            size_t cap = loop->capwakes ? 2 * loop->capwakes : 64;
+            struct xwake *w = realloc(loop->wakes, cap * sizeof *w);
+            if (w)
+                loop->wakes = w, loop->capwakes = cap;
+        }
+        if (loop->nwakes < loop->capwakes)
+            loop->wakes[loop->nwakes++] = (struct xwake){t, node};
         else
-            loop->wakes = w, loop->capwakes = cap;
-    }
-    if (rc == 0) {
-        loop->wakes[loop->nwakes++] = (struct xwake){t, node};
+            loop->wake_all = 1;
         queued_one(loop);
     }
     pthread_mutex_unlock(&loop->mu);
     return rc;
 }
 
+/* Wakes every task of this thread's loop that is parked in a cross-loop
+   wait: the queued wakes did not fit (see the file comment). */
+__attribute__((cold)) static void wake_all_xwaiting(void)
+{
+    struct weft__loop *L = weft__loop;
+    for (struct weft__list *n = L->tasks.next; n != &L->tasks; n = n->next) {
+        struct weft_task *t = weft__container_of(n, struct weft_task, all_link);
+        if (t->xwait && t->state == WEFT__TASK_PARKED)
+            weft__wake(t, 0);
+    }
+}
+
 /*
  * Takes every queued post off `loop` into `out`, and the wakes into *wakes
  * (swapped with the loop's array, so neither side allocates once both have
- * grown). Returns whether the eventfd was written since the last take.
+ * grown), and whether all cross-loop waiters must wake into *all.
+ * Returns whether the eventfd was written since the last take.
  */
 static int take_posts(struct weft_loop *loop, struct weft__list *out,
-                      struct xwake **wakes, size_t *nwakes, size_t *capwakes)
+                      struct xwake **wakes, size_t *nwakes, size_t *capwakes, int *all)
 {
     weft__list_init(out);
     pthread_mutex_lock(&loop->mu);
@@ -195,6 +221,8 @@ static int take_posts(struct weft_loop *loop, struct weft__list *out,
         loop->capwakes = cap;
     }
     loop->nwakes = 0;
+    *all = loop->wake_all;
+    loop->wake_all = 0;
     atomic_store(&loop->queued, 0);
     int woken = loop->woken;
     loop->woken = 0;
@@ -212,8 +240,8 @@ static int run_taken(struct weft_loop *loop, int read_fd)
 {
     struct weft__list posts, *n;
     size_t nw = 0;
-    int count = 0;
-    if (take_posts(loop, &posts, &spare_wakes, &nw, &spare_cap) || read_fd) {
+    int count = 0, all;
+    if (take_posts(loop, &posts, &spare_wakes, &nw, &spare_cap, &all) || read_fd) {
         uint64_t c;
         ssize_t unused = read(loop->wake_fd, &c, sizeof c);   /* re-arm */
         (void)unused;
@@ -223,7 +251,9 @@ static int run_taken(struct weft_loop *loop, int read_fd)
         if (t->xwait == spare_wakes[i].node && t->state == WEFT__TASK_PARKED)
             weft__wake(t, 0);
     }
-    count = (int)nw;
+    if (all)
+        wake_all_xwaiting();
+    count = (int)nw + all;
     while ((n = weft__list_pop_front(&posts))) {
         struct post *p = weft__container_of(n, struct post, link);
         int owned = p->owned;   /* fn may free a node of its caller's */
@@ -295,7 +325,8 @@ void weft__remote_close(struct weft__loop *L)
     loop->closed = 1;
     pthread_mutex_unlock(&loop->mu);
     struct weft__list posts, *n;
-    take_posts(loop, &posts, NULL, NULL, NULL);    /* wakes are dropped */
+    int all;
+    take_posts(loop, &posts, NULL, NULL, NULL, &all);  /* wakes are dropped */
     free(loop->wakes);
     loop->wakes = NULL;
     loop->capwakes = 0;

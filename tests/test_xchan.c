@@ -4,7 +4,8 @@
  * and consumers spread over 2 and 4 loops, buffered and unbuffered, plain
  * waits, select and try calls, waits cut short by timeouts; every value arrives
  * exactly once), close waking every waiter on every loop, the event and
- * the wait group across loops, and the argument checks.
+ * the wait group across loops, more wakes at once than a loop queues, and
+ * the argument checks.
  *
  * As in test_loops.c, tasks off loop 0 run on other threads and only use
  * CHECK (atomic failure counts); the run's result is what is asserted.
@@ -344,6 +345,67 @@ static void test_xchan_event_and_waitgroup(void **state)
     }
 }
 
+/* More cross-loop wakes than a loop queues between two looks (1,024):
+   loop 1 is held busy by one task while loop 0 sets the event its 1,100
+   waiters wait on, so every wake queues; none may be lost. */
+enum { FLOOD = 1100 };
+
+struct flood {
+    weft_xevent go;
+    weft_xwaitgroup parked, finished;
+    atomic_int holding, released, woke;
+};
+
+static int flood_waiter(void *arg, void **result)
+{
+    struct flood *f = arg;
+    (void)result;
+    CHECK_CODE(weft_xwaitgroup_done(&f->parked), 0);
+    CHECK_CODE(weft_xevent_wait(&f->go), 0);
+    atomic_fetch_add(&f->woke, 1);
+    CHECK_CODE(weft_xwaitgroup_done(&f->finished), 0);
+    return 0;
+}
+
+/* On loop 1: starts the waiters, lets them park, then keeps its loop busy
+   (no look at its queue) until loop 0 has set the event. */
+static int flood_holder(void *arg, void **result)
+{
+    struct flood *f = arg;
+    (void)result;
+    for (int i = 0; i < FLOOD; i++)
+        CHECK_CODE(weft_spawn(NULL, flood_waiter, f, NULL), 0);
+    CHECK_CODE(weft_xwaitgroup_wait(&f->parked), 0);
+    atomic_store(&f->holding, 1);
+    while (!atomic_load(&f->released))
+        ;
+    return 0;
+}
+
+static int main_flood(void *arg, void **result)
+{
+    struct flood *f = arg;
+    (void)result;
+    CHECK_CODE(weft_xwaitgroup_add(&f->parked, FLOOD), 0);
+    CHECK_CODE(weft_xwaitgroup_add(&f->finished, FLOOD), 0);
+    CHECK_CODE(weft_spawn_on(weft_loop_at(1), flood_holder, f, NULL, NULL), 0);
+    while (!atomic_load(&f->holding))
+        CHECK_CODE(weft_yield(), 0);
+    CHECK_CODE(weft_xevent_set(&f->go), 0);
+    atomic_store(&f->released, 1);
+    CHECK_CODE(weft_xwaitgroup_wait(&f->finished), 0);
+    return 0;
+}
+
+static void test_xchan_event_wakes_past_the_queue(void **state)
+{
+    static struct flood f;
+    (void)state;
+    assert_code(run_loops(2, main_flood, &f), 0);
+    assert_checks();
+    assert_int_equal(atomic_load(&f.woke), FLOOD);
+}
+
 /* One loop, as a plain channel; the argument checks. */
 static int main_single(void *arg, void **result)
 {
@@ -445,6 +507,7 @@ int main(void)
         TEST(test_xchan_model_4_loops),
         TEST(test_xchan_close_wakes_every_loop),
         TEST(test_xchan_event_and_waitgroup),
+        TEST(test_xchan_event_wakes_past_the_queue),
         TEST(test_xchan_single_loop_and_args),
         TEST(test_xchan_from_a_plain_thread),
     };
