@@ -102,6 +102,9 @@ static struct weft_task *check_tasks(weft_task *const *tasks, size_t n, int *rc)
             *rc = -EINVAL;
     if (!*rc && !self)
         *rc = -EPERM;
+    for (size_t i = 0; i < n && !*rc; i++)
+        if (tasks[i]->loop != self->loop)
+            *rc = -EXDEV;       /* a handle of another loop's */
     return *rc ? NULL : self;
 }
 
@@ -244,6 +247,9 @@ int weft_as_completed_next(weft_as_completed *pub, weft_task **t)
     struct weft_task *self = weft__self();
     if (!self)
         return -EPERM;
+    for (size_t i = ac->given; i < ac->n; i++)
+        if (ac->tasks[i]->loop != self->loop)
+            return -EXDEV;
     if (ac->given == ac->n)
         return 1;
     weft_task **rest = ac->tasks + ac->given;

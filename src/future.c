@@ -4,30 +4,53 @@
  * The record lives in the caller's weft_future. All zero is a pending
  * future with no waiters: the waiter list is set up on the first wait.
  * Waiter nodes live on the waiting tasks' stacks.
+ *
+ * A future belongs to the loop that first awaits or resolves it (as the
+ * sync objects do, owner.c); a task of another loop gets -EXDEV. The
+ * record has no room for a whole serial, so it keeps the low 32 bits:
+ * only a loop 2^32 loop starts later could pass for the owner.
  */
 #include <errno.h>
+#include <stdint.h>
 
 #include "loop.h"
 
 struct weft__future {
     struct weft__list waiters;  /* tasks in weft_future_await() */
     void *value;                /* the result, once resolved */
-    int code;                   /* 0 or the error it was resolved with */
-    int done;                   /* resolved */
+    int16_t code;               /* 0 or the error it was resolved with */
+    uint16_t done;              /* resolved */
+    uint32_t loop;              /* low bits of its loop's serial, 0: none yet */
 };
 
 WEFT__OPAQUE_FITS(struct weft__future, weft_future);
+
+/* 0 if this thread's loop may use `f` (taking it over when it is new or
+   its loop has ended), else -EXDEV; see owner.c. */
+static int owned(struct weft__future *f)
+{
+    uint32_t mine = (uint32_t)weft__serial;
+    if (WEFT_LIKELY(__atomic_load_n(&f->loop, __ATOMIC_RELAXED) == mine))
+        return 0;
+    uint64_t full = __atomic_load_n(&f->loop, __ATOMIC_RELAXED);
+    int rc = weft__owned_slow(&full);   /* by the whole serial it names */
+    if (rc == 0 && mine)        /* a plain thread takes nothing over */
+        __atomic_store_n(&f->loop, mine, __ATOMIC_RELAXED);
+    return rc;
+}
 
 static int resolve(weft_future *pub, void *value, int code)
 {
     if (!pub)
         return -EINVAL;
     struct weft__future *f = WEFT__OPAQUE(struct weft__future, pub);
+    if (owned(f))
+        return -EXDEV;
     if (f->done)
         return -EALREADY;
     f->done = 1;
     f->value = value;
-    f->code = code;
+    f->code = (int16_t)code;
     if (f->waiters.next)
         weft__wake_all(&f->waiters);
     return 0;
@@ -40,7 +63,7 @@ int weft_future_set_result(weft_future *f, void *value)
 
 int weft_future_set_error(weft_future *f, int err)
 {
-    if (err >= 0)
+    if (err >= 0 || err < INT16_MIN)
         return -EINVAL;
     return resolve(f, NULL, err);
 }
@@ -53,6 +76,8 @@ int weft_future_await(weft_future *pub, void **value)
     if (!self)
         return -EPERM;
     struct weft__future *f = WEFT__OPAQUE(struct weft__future, pub);
+    if (owned(f))
+        return -EXDEV;
     if (!f->done) {
         struct weft__waiter w = {.task = self};
         if (!f->waiters.next)

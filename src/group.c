@@ -77,6 +77,8 @@ int weft_group_spawn(weft_group *pub, weft_task **out, weft_task_fn fn, void *ar
     struct weft__group *g = WEFT__OPAQUE(struct weft__group, pub);
     if (!g->owner)
         return -EINVAL;         /* never entered, or closed */
+    if (g->owner->loop != weft__loop)
+        return -EXDEV;          /* a group of another loop's task */
     if (g->first_error)
         return -ECANCELED;
     struct weft_task *t;

@@ -319,7 +319,14 @@ static struct local_objects {
     weft_waitgroup wg;
     weft_chan *ch;
     weft_task *t;               /* a task of loop 0 */
+    weft_future f;              /* awaited by a task of loop 0 */
+    weft_group g;               /* entered by loop 0's main */
 } lo_;
+
+static int task_await_future(void *arg, void **result)
+{
+    return weft_future_await(arg, result);
+}
 
 static int task_touch_foreign(void *arg, void **result)
 {
@@ -351,6 +358,18 @@ static int task_touch_foreign(void *arg, void **result)
     CHECK_CODE(weft_chan_destroy(o->ch), -EXDEV);
     CHECK_CODE(weft_task_join(o->t, NULL), -EXDEV);
     CHECK_CODE(weft_task_cancel(o->t), -EXDEV);
+    CHECK_CODE(weft_gather(&o->t, 1, NULL, NULL, 0), -EXDEV);
+    size_t nd, np;
+    CHECK_CODE(weft_wait(&o->t, 1, 0, WEFT_ALL_COMPLETED, NULL, &nd, NULL, &np), -EXDEV);
+    CHECK_CODE(weft_wait_for(o->t, 0, NULL), -EXDEV);     /* would cancel it */
+    weft_as_completed ac;
+    CHECK_CODE(weft_as_completed_init(&ac, &o->t, 1, WEFT_FOREVER), 0);
+    weft_task *next;
+    CHECK_CODE(weft_as_completed_next(&ac, &next), -EXDEV);
+    CHECK_CODE(weft_future_set_result(&o->f, NULL), -EXDEV);
+    CHECK_CODE(weft_future_set_error(&o->f, -EIO), -EXDEV);
+    CHECK_CODE(weft_future_await(&o->f, NULL), -EXDEV);
+    CHECK_CODE(weft_group_spawn(&o->g, NULL, task_sleep_hour, NULL, NULL), -EXDEV);
     return 0;
 }
 
@@ -369,9 +388,19 @@ static int main_exdev(void *arg, void **result)
     CHECK_CODE(weft_waitgroup_add(&o->wg, 1), 0);
     CHECK_CODE(weft_chan_try_send(o->ch, &v), 0);
     CHECK_CODE(weft_spawn(&o->t, task_sleep_hour, NULL, NULL), 0);
+    weft_task *awaiter;
+    void *got = NULL;
+    CHECK_CODE(weft_spawn(&awaiter, task_await_future, &o->f, NULL), 0);
+    CHECK_CODE(weft_yield(), 0);                /* it awaits the future now */
+    CHECK_CODE(weft_group_enter(&o->g), 0);
     CHECK_CODE(weft_spawn_on(weft_loop_at(1), task_touch_foreign, o, NULL, &t), 0);
     CHECK_CODE(weft_task_join(t, NULL), 0);
     weft_task_release(t);
+    CHECK_CODE(weft_group_exit(&o->g), 0);      /* nothing was spawned into it */
+    CHECK_CODE(weft_future_set_result(&o->f, &o->f), 0);
+    CHECK_CODE(weft_task_join(awaiter, &got), 0);
+    CHECK(got == &o->f);
+    weft_task_release(awaiter);
     /* Nothing changed. */
     CHECK_CODE(weft_mutex_unlock(&o->m), 0);
     CHECK_CODE(weft_sem_value(&o->s), 1);

@@ -137,7 +137,10 @@ int weft_task_release(weft_task *t);
 /*
  * A result set by hand that tasks await (asyncio.Future). Caller storage:
  * zero it or use WEFT_FUTURE_INIT; it must outlive every wait on it. The
- * contents are private.
+ * contents are private. A future belongs to the loop that first uses it:
+ * a task of another loop running at the same time gets -EXDEV from every
+ * call but weft_future_done() (use a weft_xevent or weft_xchan between
+ * loops).
  */
 typedef struct weft_future {
     _Alignas(8) unsigned char opaque_[32];
@@ -147,20 +150,23 @@ typedef struct weft_future {
 
 /*
  * Resolves the future with a value and wakes every task awaiting it.
- * Returns 0, -EINVAL (NULL), -EALREADY (already resolved). Never suspends.
+ * Returns 0, -EINVAL (NULL), -EALREADY (already resolved), -EXDEV (another
+ * loop's). Never suspends.
  */
 int weft_future_set_result(weft_future *f, void *value);
 
 /*
  * Resolves the future with an error (a negative errno; -ECANCELED to cancel
- * it). Returns 0, -EINVAL (NULL or err >= 0), -EALREADY. Never suspends.
+ * it; at least -32768). Returns 0, -EINVAL (NULL, err >= 0 or below
+ * -32768), -EALREADY, -EXDEV. Never suspends.
  */
 int weft_future_set_error(weft_future *f, int err);
 
 /*
  * Waits until the future is resolved; returns 0 with *value (if not NULL)
  * set, or the error it was resolved with; or -ECANCELED / -ETIMEDOUT for the
- * waiter; -EINVAL (NULL); -EPERM outside a task. May suspend.
+ * waiter; -EINVAL (NULL); -EPERM outside a task; -EXDEV (another loop's).
+ * May suspend.
  */
 int weft_future_await(weft_future *f, void **value);
 
@@ -184,7 +190,8 @@ int weft_future_done(const weft_future *f);
  * returns 0. If the gathering task is cancelled, the tasks not yet ended are
  * cancelled too and it returns -ECANCELED.
  * Returns 0 or that error; -EINVAL (NULL tasks with n > 0, a NULL task, bad
- * flags); -EPERM outside a task. May suspend.
+ * flags); -EPERM outside a task; -EXDEV (a task of another loop: join a
+ * weft_spawn_on() handle instead). May suspend.
  */
 int weft_gather(weft_task *const *tasks, size_t n, void **results, int *codes,
                 int flags);
@@ -202,8 +209,8 @@ enum {
  * pending[] (each of room n, either may be NULL) keeping their order, with
  * the counts in *ndone and *npending. A timeout is no error and cancels
  * nothing. Returns 0; -EINVAL (bad arguments, negative timeout);
- * -ECANCELED / -ETIMEDOUT for the waiter; -EPERM outside a task.
- * May suspend.
+ * -ECANCELED / -ETIMEDOUT for the waiter; -EPERM outside a task; -EXDEV (a
+ * task of another loop). May suspend.
  */
 int weft_wait(weft_task *const *tasks, size_t n, int64_t timeout, int return_when,
               weft_task **done, size_t *ndone, weft_task **pending, size_t *npending);
@@ -215,8 +222,8 @@ int weft_wait(weft_task *const *tasks, size_t n, int64_t timeout, int return_whe
  * (asyncio's wait_for(t, 0)): the outcome of a task that has ended, else it
  * is cancelled at once - one that has not started never runs - and waited
  * for. If the waiter is cancelled, `t` is cancelled too and -ECANCELED
- * returned. -EINVAL (NULL, negative timeout); -EPERM outside a task.
- * May suspend.
+ * returned. -EINVAL (NULL, negative timeout); -EPERM outside a task;
+ * -EXDEV (a task of another loop). May suspend.
  */
 int weft_wait_for(weft_task *t, int64_t timeout, void **result);
 
@@ -241,7 +248,7 @@ int weft_as_completed_init(weft_as_completed *ac, weft_task **tasks, size_t n,
  * Waits for the next task to end and sets *t to it. Returns 0; 1 when every
  * task has been returned; -ETIMEDOUT when the iteration's timeout passed
  * (the rest keep running); -ECANCELED for the waiter; -EINVAL; -EPERM
- * outside a task. May suspend.
+ * outside a task; -EXDEV (a task of another loop). May suspend.
  */
 int weft_as_completed_next(weft_as_completed *ac, weft_task **t);
 
@@ -322,7 +329,8 @@ int weft_group_enter(weft_group *g);
  * weft_task_release() (the task's result stays readable after the group
  * has closed); the group holds another until weft_group_exit() returns.
  * Returns 0; -EINVAL; -ENOMEM; -ECANCELED (the group is already failing:
- * nothing spawned). Never suspends.
+ * nothing spawned); -EXDEV (the group was entered by a task of another
+ * loop). Never suspends.
  */
 int weft_group_spawn(weft_group *g, weft_task **out, weft_task_fn fn, void *arg,
                      const weft_task_opts *opts);
