@@ -319,9 +319,6 @@ void weft__ready(struct weft__loop *L, struct weft__handle *h);
 /* Task life (task.c): ends `t` after its function returned, on the loop's
    stack; and frees every record when the loop ends. */
 void weft__task_finish(struct weft__loop *L, struct weft_task *t);
-/* Reports `t` to the loop's error handler if it failed and nobody read its
-   outcome; called as its last reference goes (task.c). */
-void weft__task_report_unread(struct weft__loop *L, struct weft_task *t);
 void weft__task_free_all(struct weft__loop *L);
 
 /* Drops the callbacks still scheduled when the loop ends (callback.c). */

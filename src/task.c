@@ -58,10 +58,11 @@ static const char *unread_name(int code)
     return other;
 }
 
-void weft__task_report_unread(struct weft__loop *L, struct weft_task *t)
+/* Reports `t` to the loop's error handler (or stderr) once: it failed and
+   nobody read its outcome before its last reference went. */
+__attribute__((noinline, cold)) static void report_unread(struct weft__loop *L,
+                                                         struct weft_task *t)
 {
-    if (t->state != WEFT__TASK_ENDED || t->retrieved || t->code >= 0 || t->code == -ECANCELED)
-        return;
     t->retrieved = 1;           /* once */
     if (L->error_handler)
         L->error_handler(t, t->code, L->error_arg);
@@ -70,15 +71,40 @@ void weft__task_report_unread(struct weft__loop *L, struct weft_task *t)
                 weft_task_name(t), unread_name(t->code), weft_strerror(t->code));
 }
 
+/* Whether `t` failed, has ended, and nobody read its outcome. */
+static inline int unread_failure(const struct weft_task *t)
+{
+    return WEFT_UNLIKELY(t->code < 0 && !t->retrieved) && t->code != -ECANCELED &&
+           t->state == WEFT__TASK_ENDED;
+}
+
+/* Puts the record of `t`, whose last reference went, on the free list. */
+static inline void recycle(struct weft__loop *L, struct weft_task *t)
+{
+    weft__list_remove(&t->all_link);        /* from the zombies */
+    t->link.next = (struct weft__list *)L->free_tasks;
+    L->free_tasks = t;
+}
+
+/* task_unref() of a task to report first: a tail call, so that the path
+   of every other task needs no stack frame. */
+__attribute__((noinline, cold)) static void report_and_recycle(struct weft__loop *L,
+                                                               struct weft_task *t)
+{
+    report_unread(L, t);
+    recycle(L, t);
+}
+
 static void task_unref(struct weft_task *t)
 {
     if (--t->refs)
         return;
     struct weft__loop *L = t->loop;
-    weft__task_report_unread(L, t);
-    weft__list_remove(&t->all_link);        /* from the zombies */
-    t->link.next = (struct weft__list *)L->free_tasks;
-    L->free_tasks = t;
+    if (unread_failure(t)) {
+        report_and_recycle(L, t);
+        return;
+    }
+    recycle(L, t);
 }
 
 static void set_name(struct weft_task *t, const char *name)
@@ -177,7 +203,8 @@ void weft__task_free_all(struct weft__loop *L)
     struct weft__list *n;
     while ((n = weft__list_pop_front(&L->zombies))) {
         struct weft_task *t = weft__container_of(n, struct weft_task, all_link);
-        weft__task_report_unread(L, t);     /* references dropped unread */
+        if (unread_failure(t))      /* references dropped unread */
+            report_unread(L, t);
         free(t);
     }
     while (L->free_tasks) {
