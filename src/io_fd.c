@@ -209,24 +209,28 @@ static void on_ready(void *ctx, int fd, int events)
 /*
  * weft_loop_opts.poll_spin_ns: before a wait that would block, polls the
  * descriptors (and the posts of other threads) without blocking for up to
- * L->poll_spin_ns, never past `timeout_ns`. Returns what became ready, 0
- * if nothing did in time, or the poller's error.
+ * L->poll_spin_ns, never past *timeout_ns, which loses the time spent (a
+ * wait for ever stays one). Returns what became ready, 0 if nothing did in
+ * time, or the poller's error.
  */
-static int spin(struct weft__loop *L, int64_t timeout_ns)
+static int spin(struct weft__loop *L, int64_t *timeout_ns)
 {
-    int64_t budget = timeout_ns > 0 && timeout_ns < L->poll_spin_ns ? timeout_ns
-                                                                     : L->poll_spin_ns;
+    int64_t budget = *timeout_ns > 0 && *timeout_ns < L->poll_spin_ns ? *timeout_ns
+                                                                       : L->poll_spin_ns;
+    int64_t spent;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
+    do {
         int n = weft__remote_check(L);
         int k = weft__poll_wait(&L->io->poll, 0, on_ready, L);
         if (k < 0 || n + k)
             return k < 0 ? k : n + k;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec) >= budget)
-            return 0;
-    }
+        spent = (t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
+    } while (spent < budget);
+    if (*timeout_ns > 0)
+        *timeout_ns = *timeout_ns > spent ? *timeout_ns - spent : 0;
+    return 0;
 }
 
 int weft__io_poll(struct weft__loop *L, int64_t timeout_ns)
@@ -238,7 +242,7 @@ int weft__io_poll(struct weft__loop *L, int64_t timeout_ns)
         timeout_ns = 0;             /* something may run now */
     if (!timeout_ns && !L->io_waiting && !L->io->nwatches)
         return n;                   /* no descriptor to look at */
-    if (timeout_ns != 0 && L->poll_spin_ns && (n = spin(L, timeout_ns)) != 0)
+    if (timeout_ns != 0 && L->poll_spin_ns && (n = spin(L, &timeout_ns)) != 0)
         return n;
     int sleeps = timeout_ns != 0 && weft__remote_sleep(L, timeout_ns) == 0;
     n += weft__poll_wait(&L->io->poll, sleeps ? timeout_ns : 0, on_ready, L);
