@@ -60,8 +60,8 @@ static int main_read(void *arg, void **result)
     pthread_t th;
     weft_scope s;
     EXPECT_CODE(pipe(p), 0);
-    long before = sleeps();
     EXPECT_CODE(pthread_create(&th, NULL, write_later, P(p[1])), 0);
+    long before = sleeps();     /* after the thread's start, which TSan waits for */
     EXPECT_CODE(weft_scope_enter_timeout(&s, WEFT_SEC(5)), 0);
     EXPECT_CODE(weft_read(p[0], &c, 1), 1);
     (void)weft_scope_exit(&s);
