@@ -9,6 +9,9 @@
  * switches, getrusage(RUSAGE_THREAD)), and which of two outcomes a wait
  * had when an alarm and an event race. Spins are long (seconds) and the
  * events come within milliseconds, so a loaded machine changes nothing.
+ * Under an emulator (WEFT_TEST_EMULATED, a cross build) the thread also
+ * sleeps in the emulator's own locks, so the spin's sleeps are not
+ * counted there; the rest runs as natively.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -83,7 +86,11 @@ static void test_poll_spin_takes_an_event_without_sleeping(void **state)
     assert_code(weft_run_opts(main_read, NULL, &slept,
                               &(weft_loop_opts){.poll_spin_ns = WEFT_SEC(5)}), 0);
     assert_expectations();
+#ifdef WEFT_TEST_EMULATED
+    print_message("sleeps not counted under an emulator (qemu-user blocks the thread itself)\n");
+#else
     assert_code(N(slept), 0);
+#endif
     assert_code(weft_run_opts(main_read, NULL, &slept, &(weft_loop_opts){0}), 0);
     assert_expectations();
     assert_true(N(slept) >= 1);
