@@ -109,6 +109,16 @@ static int task_reader(void *arg, void **result)
     return 0;
 }
 
+/* Gives task_reader `r` its byte, ends it and closes its pipe `p`. */
+static void feed_reader(weft_task *r, const int p[2])
+{
+    EXPECT_CODE(weft_write(p[1], "x", 1), 1);
+    EXPECT_CODE(weft_task_join(r, NULL), 0);
+    weft_task_release(r);
+    EXPECT_CODE(weft_io_close(p[0]), 0);
+    EXPECT_CODE(weft_io_close(p[1]), 0);
+}
+
 /* The spin (10 s) ends at main's 10 ms alarm: main wakes and writes, and
    the reader gets its byte, well before its own 2 s timeout. */
 static int main_alarm(void *arg, void **result)
@@ -120,11 +130,7 @@ static int main_alarm(void *arg, void **result)
     EXPECT_CODE(weft_spawn(&r, task_reader, P(p[0]), NULL), 0);
     EXPECT_CODE(weft_sleep(WEFT_MSEC(10)), 0);
     say("woke");
-    EXPECT_CODE(weft_write(p[1], "x", 1), 1);
-    EXPECT_CODE(weft_task_join(r, NULL), 0);
-    weft_task_release(r);
-    EXPECT_CODE(weft_io_close(p[0]), 0);
-    EXPECT_CODE(weft_io_close(p[1]), 0);
+    feed_reader(r, p);
     return 0;
 }
 
@@ -161,11 +167,7 @@ static int main_job(void *arg, void **result)
     (void)weft_scope_exit(&s);
     EXPECT_CODE(N(got), 42);
     say("job");
-    EXPECT_CODE(weft_write(p[1], "x", 1), 1);
-    EXPECT_CODE(weft_task_join(r, NULL), 0);
-    weft_task_release(r);
-    EXPECT_CODE(weft_io_close(p[0]), 0);
-    EXPECT_CODE(weft_io_close(p[1]), 0);
+    feed_reader(r, p);
     return 0;
 }
 
