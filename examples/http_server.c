@@ -3,18 +3,22 @@
  * keep-alive and pipelining (http_serve.c), a request parser of its own
  * (http_parse.c).
  *
- *   http_server [--port N] [--host ADDR] [--loops N]
+ *   http_server [--port N] [--host ADDR] [--loops N] [--spin-us N]
  *
  * Listens on ADDR (default 127.0.0.1) port N (default 8080; 0 lets the
  * kernel choose) and prints "listening on ADDR:PORT" once it does.
  * GET / answers "Hello, World!\n"; GET /sleep?ms=N sleeps N ms first.
  * --loops N runs N loops, one per thread (weft/loops.h), pinned to CPUs
  * 0..N-1: each listens on the port with SO_REUSEPORT and accepts for
- * itself, so the kernel spreads connections over the loops. SIGINT or
- * SIGTERM stops it: a task of the first loop waits for them
- * (weft_signal_wait), every accept loop is cancelled, connections still
- * open are cancelled and closed by weft_run(), and it prints what it served
- * and exits 0.
+ * itself, so the kernel spreads connections over the loops.
+ * --spin-us N (50 by default, 0 for none): a loop with nothing to run polls
+ * its connections for up to N microseconds before it sleeps
+ * (weft_loop_opts.poll_spin_ns), so that a client on another CPU seldom
+ * has to wake this one (costly on a VM), for that much CPU time after each
+ * wait that finds nothing. SIGINT or SIGTERM stops it: a task of the first
+ * loop waits for them (weft_signal_wait), every accept loop is cancelled,
+ * connections still open are cancelled and closed by weft_run(), and it
+ * prints what it served and exits 0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -118,14 +122,14 @@ static int async_main(void *arg, void **result)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: http_server [--port N] [--host ADDR] [--loops N]\n");
+    fprintf(stderr, "usage: http_server [--port N] [--host ADDR] [--loops N] [--spin-us N]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     static struct args a = {.host = "127.0.0.1", .port = 8080, .loops = 1};
-    long loops = 1;
+    long loops = 1, spin_us = 50;
     char *end;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--port") && i + 1 < argc) {
@@ -135,6 +139,10 @@ int main(int argc, char **argv)
             a.port = (int)port;
         } else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
             a.host = argv[++i];
+        } else if (!strcmp(argv[i], "--spin-us") && i + 1 < argc) {
+            spin_us = strtol(argv[++i], &end, 10);
+            if (*end || spin_us < 0 || spin_us > 1000000)
+                return usage();
         } else if (!strcmp(argv[i], "--loops") && i + 1 < argc) {
             loops = strtol(argv[++i], &end, 10);
             if (*end || loops < 1)
@@ -150,7 +158,8 @@ int main(int argc, char **argv)
         a.srv[i].lfd = -1;
 
     int rc = weft_run_opts(async_main, &a, NULL,
-                           &(weft_loop_opts){.loops = a.loops, .pin = a.loops > 1});
+                           &(weft_loop_opts){.loops = a.loops, .pin = a.loops > 1,
+                                             .poll_spin_ns = spin_us * 1000});
     if (rc < 0)
         fprintf(stderr, "http_server: %s\n", weft_strerror(rc));
     return rc < 0;

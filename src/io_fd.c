@@ -21,6 +21,10 @@
  * weft/hook.h - never frees. Process-wide, one bit per descriptor says
  * whether weft made it non-blocking behind its owner's back: the hooks
  * then make calls on it wait as the owner expects, on any thread.
+ *
+ * With weft_loop_opts.poll_spin_ns a wait that would block first polls
+ * without blocking for that long (never past the next alarm), so that an
+ * event that comes soon is taken without the thread sleeping.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,6 +34,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io_internal.h"
@@ -201,6 +206,33 @@ static void on_ready(void *ctx, int fd, int events)
         weft__watch_ready(L, st, events);
 }
 
+/*
+ * weft_loop_opts.poll_spin_ns: before a wait that would block, polls the
+ * descriptors (and the posts of other threads) without blocking for up to
+ * L->poll_spin_ns, never past *timeout_ns, which loses the time spent (a
+ * wait for ever stays one). Returns what became ready, 0 if nothing did in
+ * time, or the poller's error.
+ */
+static int spin(struct weft__loop *L, int64_t *timeout_ns)
+{
+    int64_t budget = *timeout_ns > 0 && *timeout_ns < L->poll_spin_ns ? *timeout_ns
+                                                                       : L->poll_spin_ns;
+    int64_t spent;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        int n = weft__remote_check(L);
+        int k = weft__poll_wait(&L->io->poll, 0, on_ready, L);
+        if (k < 0 || n + k)
+            return k < 0 ? k : n + k;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        spent = (t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
+    } while (spent < budget);
+    if (*timeout_ns > 0)
+        *timeout_ns = *timeout_ns > spent ? *timeout_ns - spent : 0;
+    return 0;
+}
+
 int weft__io_poll(struct weft__loop *L, int64_t timeout_ns)
 {
     if (!L->io)
@@ -210,6 +242,8 @@ int weft__io_poll(struct weft__loop *L, int64_t timeout_ns)
         timeout_ns = 0;             /* something may run now */
     if (!timeout_ns && !L->io_waiting && !L->io->nwatches)
         return n;                   /* no descriptor to look at */
+    if (timeout_ns != 0 && L->poll_spin_ns && (n = spin(L, &timeout_ns)) != 0)
+        return n;
     int sleeps = timeout_ns != 0 && weft__remote_sleep(L, timeout_ns) == 0;
     n += weft__poll_wait(&L->io->poll, sleeps ? timeout_ns : 0, on_ready, L);
     if (sleeps)

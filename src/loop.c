@@ -179,6 +179,8 @@ int weft__loop_run(weft_task_fn main, void *arg, void **result,
     L.error_handler = opts ? opts->error_handler : NULL;
     L.error_arg = opts ? opts->error_arg : NULL;
     L.stack_size = opts && opts->stack_size ? opts->stack_size : WEFT_STACK_DEFAULT;
+    L.poll_spin_ns = opts && opts->poll_spin_ns > 0 && !L.virtual_clock ? opts->poll_spin_ns
+                                                                         : 0;
     if (L.stack_size < WEFT_STACK_MIN || L.stack_size > WEFT_STACK_MAX)
         return -EINVAL;
     L.base = weft__coro_self();

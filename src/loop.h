@@ -160,6 +160,8 @@ struct weft__loop {
     int virtual_clock;          /* time moves only when nothing can run */
     int64_t vnow;               /* the virtual clock */
     size_t stack_size;          /* default task stack */
+    int64_t poll_spin_ns;       /* polling before a blocking wait on
+                                   descriptors (weft_loop_opts), 0 none */
     uint64_t next_id;           /* for task ids */
     uint64_t ends;              /* tasks ended so far, for end_seq */
     struct weft_task *free_tasks; /* recycled task records (via link.next) */

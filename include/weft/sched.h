@@ -86,6 +86,19 @@ typedef struct weft_loop_opts {
                            CPU; every loop gets the options above */
     int pin;            /* nonzero: pin loop i's thread to CPU i (modulo the
                            online CPUs) while the loops run */
+    int64_t poll_spin_ns; /* 0 (off) by default: when nothing can run and
+                           tasks wait on descriptors, the loop polls them
+                           without blocking for up to this long
+                           (CLOCK_MONOTONIC, never past the next alarm)
+                           before it sleeps in the kernel. An event that
+                           comes meanwhile is taken with no sleep and no
+                           wake-up: a server whose client is on another
+                           CPU then spares that client waking this
+                           thread's CPU, which on a VM can cost the
+                           client tens of microseconds each time. The
+                           price is CPU time: up to this long busy after
+                           every wait that finds nothing. Not under the
+                           virtual clock. */
 } weft_loop_opts;
 
 /* weft_loop_opts.loops: one loop per online CPU. */
