@@ -47,6 +47,8 @@ struct weft_loop {
     struct weft__list posts;    /* struct post, oldest first */
     struct xwake *wakes;        /* task wakes from other loops, oldest first */
     size_t nwakes, capwakes;    /* used and allocated entries of wakes */
+    struct weft__part part;     /* closes the way in when the loop ends
+                                   (on the loop's thread only) */
 };
 
 /* A wake of a task of this loop from another loop (weft__remote_xwake). */
@@ -57,6 +59,8 @@ struct xwake {
 
 /* A function posted to the loop. */
 #define post weft__post         /* io_internal.h */
+
+static void remote_end(struct weft__loop *L, struct weft__part *part);
 
 struct weft_loop *weft__remote_of(struct weft__loop *L)
 {
@@ -83,6 +87,7 @@ struct weft_loop *weft__remote_of(struct weft__loop *L)
     weft__list_init(&loop->posts);
     io->remote = loop;
     io->wake_fd = loop->wake_fd;
+    weft__part_add(L, &loop->part, WEFT__PART_WAY_IN, remote_end);
     return loop;
 }
 
@@ -286,11 +291,11 @@ void weft__remote_awake(struct weft__loop *L)
         atomic_store(&loop->sleeping, 0);
 }
 
-void weft__remote_close(struct weft__loop *L)
+/* The loop has ended (its part, after the worker pool's): later posts
+   fail with -ESHUTDOWN, and those still queued are dropped. */
+static void remote_end(struct weft__loop *L, struct weft__part *part)
 {
-    struct weft_loop *loop = L->io->remote;
-    if (!loop)
-        return;
+    struct weft_loop *loop = weft__container_of(part, struct weft_loop, part);
     pthread_mutex_lock(&loop->mu);
     loop->closed = 1;
     pthread_mutex_unlock(&loop->mu);
