@@ -3,9 +3,10 @@
  *
  * Invariants:
  * - Every slot is [guard][usable size bytes]; slots of one size come from
- *   slabs of that size class, carved in order (each thread its own) and
- *   never unmapped. The guard is 64 KiB where MADV_GUARD_INSTALL works (it
- *   costs neither a mapping nor memory; a 32 KiB frame cannot jump it).
+ *   slabs of that size class, carved in order (each thread its own; what
+ *   an exiting thread left uncarved goes to the next or is unmapped), never
+ *   unmapped once carved. The guard is 64 KiB where MADV_GUARD_INSTALL
+ *   works (it costs neither a mapping nor memory), else one page.
  * - A free slot keeps its guard and its touched pages while it is one of
  *   the first DEPOT_KEEP free slots of its class in the depot (or in a
  *   thread's cache); its list node lives in its top bytes, where the
@@ -43,8 +44,7 @@ enum {
     CACHE_MAX = 64,       /* free slots a thread keeps per size */
     BATCH = 16,           /* slots moved between cache and depot at once */
     DEPOT_KEEP = 256,     /* free slots per class the depot keeps resident */
-    DEPOT_LOW = 128       /* what it keeps when it releases past DEPOT_KEEP:
-                             each release is one sorted batch of 128 or more */
+    DEPOT_LOW = 128       /* what it keeps when it releases past DEPOT_KEEP */
 };
 
 /* A free slot's list node, in the slot's top bytes. */
@@ -222,9 +222,8 @@ static uintptr_t *take_excess(struct depot_class *c, size_t keep, size_t *n)
     return e;
 }
 
-/* Without depot_lock: gives the memory of the `n` slots taken by
-   take_excess() back to the kernel (stack_release.c), then moves them to
-   c->released. Returns n. */
+/* Without depot_lock: releases the `n` slots take_excess() took
+   (stack_release.c), then adds them to c->released. Returns n. */
 static size_t release_taken(struct depot_class *c, uintptr_t *e, size_t n)
 {
     weft__stack_release(e, n, c->size, guard_bytes);
@@ -249,10 +248,8 @@ static size_t depot_give(size_t size, struct node *list, size_t keep, size_t low
     if (!list)
         return 0;
     struct node *last = list;
-    while (last->next) {
+    for (; last->next; n++)
         last = last->next;
-        n++;
-    }
     pthread_mutex_lock(&depot_lock);
     struct depot_class *c = depot_class(size);
     if (c) {
@@ -308,15 +305,19 @@ static void cache_flush(void *unused)
     (void)unused;
     for (int i = 0; i < CACHE_CLASSES; i++) {
         depot_give(cache[i].size, cache[i].free, DEPOT_KEEP, DEPOT_LOW);
-        /* The rest of its slab is the next thread's, or else lost (address
-           space only: never touched). */
+        /* The rest of its slab (never touched) is the next thread's, or
+           is unmapped: no slot of it was ever handed out. */
+        char *rest = cache[i].slab_next, *end = cache[i].slab_end;
         pthread_mutex_lock(&depot_lock);
-        struct depot_class *c = cache[i].size ? depot_class(cache[i].size) : NULL;
+        struct depot_class *c = rest != end ? depot_class(cache[i].size) : NULL;
         if (c && c->slab_next == c->slab_end) {
-            c->slab_next = cache[i].slab_next;
-            c->slab_end = cache[i].slab_end;
+            c->slab_next = rest;
+            c->slab_end = end;
+            rest = end;
         }
         pthread_mutex_unlock(&depot_lock);
+        if (rest != end)
+            munmap(rest, (size_t)(end - rest));
         cache[i] = (struct cache_class){0};
     }
 }
