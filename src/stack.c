@@ -59,12 +59,10 @@ struct depot_class {
     size_t size;              /* usable bytes of its slots */
     struct node *free;        /* free slots returned by threads */
     size_t nfree;             /* length of `free` */
-    uintptr_t *released;      /* released slots: lo | guard (lo is page
-                                 aligned, so bit 0 is free) */
+    uintptr_t *released;      /* released slots: lo | guard (in bit 0) */
     size_t nreleased;         /* entries in `released` */
     size_t released_cap;      /* room in `released` */
-    size_t releasing;         /* slots being released outside the lock,
-                                 whose room in `released` is kept */
+    size_t releasing;         /* in release outside the lock (room kept) */
     char *slab_next;          /* next uncarved slot in the current slab */
     char *slab_end;           /* end of the current slab */
     struct depot_class *next; /* next size class */
@@ -75,9 +73,8 @@ struct cache_class {
     size_t size;       /* usable bytes, 0 when the entry is unused */
     struct node *free; /* free slots */
     unsigned count;    /* length of `free` */
-    char *slab_next;   /* this thread's own slab, carved like the depot's: */
-    char *slab_end;    /* its stacks lie side by side, so a batch of them
-                          freed is released in few calls (stack_release.c) */
+    char *slab_next;   /* this thread's own slab: the stacks it frees lie */
+    char *slab_end;    /* side by side, released in few calls */
 };
 
 static pthread_mutex_t depot_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -117,66 +114,70 @@ static struct depot_class *depot_class(size_t size)
     return c;
 }
 
+/* Carves up to `want` slots from the slab at *next (mapping a new slab when
+   it is used up) into lo[]; returns how many, 0 when out of memory. */
+static unsigned carve(char **next, char **end, size_t size, unsigned want, char **lo)
+{
+    size_t slot = size + guard_bytes, n = 0;
+    if (*next == *end) {
+        size_t bytes = slot > SLAB_BYTES ? slot : SLAB_BYTES / slot * slot;
+        char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (m == MAP_FAILED)
+            return 0;
+        *next = m, *end = m + bytes;
+    }
+    for (; n < want && *next != *end; *next += slot)
+        lo[n++] = *next + guard_bytes;
+    return (unsigned)n;
+}
+
 /*
- * Takes up to `want` free slots of `size` from the depot, else carves new
- * ones from the slab at *next (cc's, or the depot's for a thread without a
- * cache entry), mapping a new slab when it is used up (or taking the one a
- * thread left); fresh slots get their guard outside the lock. Returns the
+ * Takes up to `want` (<= BATCH) free slots of `size` from the depot, else
+ * carves new ones from cc's slab (the depot's without cc; an exited
+ * thread's if cc has none). Released and fresh slots get their node (a page
+ * fault each) and fresh ones their guard outside the lock. Returns the
  * list (linked through node->next), or NULL when out of memory.
  */
 static struct node *depot_take(size_t size, unsigned want, struct cache_class *cc)
 {
-    struct node *list = NULL, *fresh = NULL;
-    size_t slot = size + guard_bytes;
+    struct node *list = NULL;
+    uintptr_t got[BATCH];               /* released slots: lo | guard */
+    char *fresh[BATCH];                 /* fresh slots' lo */
+    unsigned ngot = 0, nfresh = 0;
     pthread_mutex_lock(&depot_lock);
     struct depot_class *c = depot_class(size);
-    if (!c)
-        goto out;
-    char **next = cc ? &cc->slab_next : &c->slab_next, **end = cc ? &cc->slab_end : &c->slab_end;
-    while (want && c->free) {
+    for (; c && want && c->free; want--) {
         struct node *n = c->free;
         c->free = n->next;
         c->nfree--;
         n->next = list;
         list = n;
-        want--;
     }
-    while (want && c->nreleased) {       /* zero pages now: a new node */
-        uintptr_t r = c->released[--c->nreleased];
+    for (; c && want && c->nreleased; want--)
+        got[ngot++] = c->released[--c->nreleased];
+    int carving = c && want && !list && !ngot;
+    if (carving && !cc) {
+        nfresh = carve(&c->slab_next, &c->slab_end, size, want, fresh);
+    } else if (carving && cc->slab_next == cc->slab_end && c->slab_next != c->slab_end) {
+        cc->slab_next = c->slab_next, cc->slab_end = c->slab_end;  /* an exited thread's */
+        c->slab_next = c->slab_end = NULL;
+    }
+    pthread_mutex_unlock(&depot_lock);
+    if (carving && cc)                  /* its own slab: no lock */
+        nfresh = carve(&cc->slab_next, &cc->slab_end, size, want, fresh);
+    while (ngot) {                      /* zero pages now: a new node */
+        uintptr_t r = got[--ngot];
         struct node *n = node_of((char *)(r & ~(uintptr_t)1), size);
         n->guard = (int)(r & 1);
-        n->used = 1;                     /* ASan: unpoison it on reuse */
+        n->used = 1;                    /* ASan: unpoison it on reuse */
         n->next = list;
         list = n;
-        want--;
     }
-    if (want && !list && *next == *end && cc && c->slab_next != c->slab_end) {
-        *next = c->slab_next;           /* left by a thread that exited */
-        *end = c->slab_end;
-        c->slab_next = c->slab_end = NULL;
-    } else if (want && !list && *next == *end) {
-        size_t bytes = slot > SLAB_BYTES ? slot : SLAB_BYTES / slot * slot;
-        char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                       -1, 0);
-        if (m == MAP_FAILED)
-            goto out;
-        *next = m;
-        *end = m + bytes;
-    }
-    while (want && *next != *end) {
-        struct node *n = node_of(*next + guard_bytes, size);
-        *next += slot;
-        n->next = fresh;
-        fresh = n;
-        want--;
-    }
-out:
-    pthread_mutex_unlock(&depot_lock);
-    while (fresh) {
-        struct node *n = fresh;
-        fresh = n->next;
-        n->guard = weft__stack_guard_install((char *)(n + 1) - size);
+    while (nfresh) {                    /* the lowest first in the list */
+        char *lo = fresh[--nfresh];
+        struct node *n = node_of(lo, size);
+        n->guard = weft__stack_guard_install(lo);
         n->used = 0;
         n->next = list;
         list = n;
@@ -305,8 +306,7 @@ static void cache_flush(void *unused)
     (void)unused;
     for (int i = 0; i < CACHE_CLASSES; i++) {
         depot_give(cache[i].size, cache[i].free, DEPOT_KEEP, DEPOT_LOW);
-        /* The rest of its slab (never touched) is the next thread's, or
-           is unmapped: no slot of it was ever handed out. */
+        /* The rest of its slab (never carved) is the next thread's. */
         char *rest = cache[i].slab_next, *end = cache[i].slab_end;
         pthread_mutex_lock(&depot_lock);
         struct depot_class *c = rest != end ? depot_class(cache[i].size) : NULL;
