@@ -40,11 +40,8 @@ struct weft__dump_slot {
 
 /* Sets up the dump on `sig` for L (weft_loop_opts.dump_signal): 0,
    -EINVAL (a signal that cannot be caught), -EBUSY (too many loops at
-   once), -ENOMEM. */
+   once), -ENOMEM. A part of the loop (loop_parts.c), undone as it ends. */
 int weft__dump_signal_start(struct weft__loop *L, int sig);
-
-/* Undoes weft__dump_signal_start() when the loop ends. */
-void weft__dump_signal_stop(struct weft__loop *L);
 
 /* Prints the dump the signal asked for (from the loop's stack). */
 void weft__dump_signalled(struct weft__loop *L);

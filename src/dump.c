@@ -225,6 +225,7 @@ static struct {
     atomic_int used;            /* claimed by a running loop */
     int sig;                    /* the signal it waits for */
     int has_fd;                 /* s.fd is open (kept across loops) */
+    struct weft__part part;     /* undoes the start when the loop ends */
 } slots[SLOTS];
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -241,6 +242,8 @@ static void on_signal(int sig)
         }
     errno = saved;
 }
+
+static void dump_signal_end(struct weft__loop *L, struct weft__part *part);
 
 int weft__dump_signal_start(struct weft__loop *L, int sig)
 {
@@ -281,18 +284,18 @@ int weft__dump_signal_start(struct weft__loop *L, int sig)
     slots[i].sig = sig;
     atomic_store(&slots[i].used, 1);
     L->dump = &slots[i].s;
+    weft__part_add(L, &slots[i].part, WEFT__PART_SOURCES, dump_signal_end);
     rc = 0;
 out:
     pthread_mutex_unlock(&slots_lock);
     return rc;
 }
 
-void weft__dump_signal_stop(struct weft__loop *L)
+/* The loop ends: undoes weft__dump_signal_start(). */
+static void dump_signal_end(struct weft__loop *L, struct weft__part *part)
 {
-    if (!L->dump)
-        return;
-    if (L->io)
-        weft__poll_del(&L->io->poll, L->dump->fd);
+    (void)part;
+    weft__poll_del(&L->io->poll, L->dump->fd);
     pthread_mutex_lock(&slots_lock);
     for (int i = 0; i < SLOTS; i++)
         if (&slots[i].s == L->dump)

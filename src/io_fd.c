@@ -317,10 +317,6 @@ void weft__io_free(struct weft__loop *L)
     struct weft__io *io = L->io;
     if (!io)
         return;
-    weft__pool_free(L);         /* waits for jobs: they post to the loop */
-    weft__remote_close(L);
-    weft__watch_free_all(L);
-    weft__signal_free(L);
     for (size_t i = 0; i < io->nfds; i++)
         free(io->fds[i]);       /* descriptors stay open: they are the
                                    caller's; only the loop's records go */

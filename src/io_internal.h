@@ -54,6 +54,7 @@ struct weft__io {
     struct weft__list watches;  /* every struct weft_watch not cancelled */
     size_t nwatches;            /* its length: watched descriptors keep the
                                    loop polling */
+    struct weft__part watching; /* watch.c's part, from the first watcher */
 };
 
 /* The loop's I/O state, created on first use; NULL when it cannot be. */
@@ -122,8 +123,8 @@ int weft__io_pending(const struct weft__loop *L);
    whose descriptors are ready. Returns how many events came in. */
 int weft__io_poll(struct weft__loop *L, int64_t timeout_ns);
 
-/* At the end of weft_run(): waits for pool jobs, shuts the way in from
-   other threads, frees the descriptors' records and the poller. */
+/* At the end of weft_run(), after the loop's parts have ended
+   (loop_parts.c): frees the descriptors' records and the poller. */
 void weft__io_free(struct weft__loop *L);
 
 /* A function posted to a loop (remote.c). */
@@ -141,8 +142,6 @@ int weft__remote_post_node(struct weft_loop *loop, struct weft__post *p);
 
 /* remote.c: runs what other threads posted (on the loop's thread). */
 void weft__remote_drain(struct weft__loop *L);
-/* remote.c: the loop has ended; later posts fail with -ESHUTDOWN. */
-void weft__remote_close(struct weft__loop *L);
 /* remote.c: posts fn(arg) to the loop from any thread. 0 or -ESHUTDOWN /
    -ENOMEM. */
 int weft__remote_post(struct weft_loop *loop, void (*fn)(void *arg), void *arg);
@@ -182,8 +181,6 @@ void weft__watch_ready(struct weft__loop *L, struct weft__fd *st, int events);
 /* watch.c: the descriptor of `st` is being closed: its watchers go quiet
    (their owners still cancel them). */
 void weft__watch_detach(struct weft__fd *st);
-/* watch.c: the loop ends: frees the watchers never cancelled. */
-void weft__watch_free_all(struct weft__loop *L);
 
 /* signal.c: pthread_create() of a thread of weft's own (a worker, a loop
    after the first) with every asynchronous signal blocked: signals are
@@ -191,11 +188,5 @@ void weft__watch_free_all(struct weft__loop *L);
    take one. The faults its code may raise (SIGSEGV, ...) stay deliverable.
    Returns pthread_create's result. */
 int weft__thread_quiet(pthread_t *t, void *(*fn)(void *arg), void *arg);
-
-/* signal.c: the loop ends: gives its signals up, restoring the mask. */
-void weft__signal_free(struct weft__loop *L);
-
-/* thread_pool.c: stops and joins the workers after their jobs. */
-void weft__pool_free(struct weft__loop *L);
 
 #endif /* WEFT_IO_INTERNAL_H */

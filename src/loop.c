@@ -7,6 +7,10 @@
  * were runnable when it began (sched.c), then fires the alarms whose time
  * has come; what those make runnable waits for the next tick, so a task that
  * yields in a loop cannot starve timers or callbacks.
+ *
+ * What a loop uses beyond its tasks and timers (the worker pool, the way in
+ * from other threads, watchers, signals, ...) registers itself with the
+ * loop on first use and is ended by weft__parts_end() (loop_parts.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -204,8 +208,8 @@ int weft__loop_run(weft_task_fn main, void *arg, void **result,
         if (result)
             *result = m->result;
     }
-    weft__dump_signal_stop(&L);
-    weft__io_free(&L);          /* after the pool's last jobs */
+    weft__parts_end(&L);        /* the pool, the way in, ... (loop_parts.c) */
+    weft__io_free(&L);
     weft__callbacks_drop(&L);
     weft__task_free_all(&L);
     weft__timer_heap_free(&L.timers);

@@ -72,6 +72,26 @@ struct weft__waiter {
 
 struct weft__group;
 struct weft__loops;
+struct weft__loop;
+
+/*
+ * An optional part of a loop (the worker pool, the way in from other
+ * threads, watchers, signals, the dump signal), registered with its loop
+ * when first used and ended with it (loop_parts.c). Lives in the part's
+ * own per-loop state.
+ */
+struct weft__part {
+    struct weft__part *next;    /* in loop->parts, by phase */
+    int phase;                  /* enum weft__part_phase: when it ends */
+    void (*end)(struct weft__loop *L, struct weft__part *p); /* ends it */
+};
+
+/* When a part ends, earliest first (loop_parts.c says why this order). */
+enum weft__part_phase {
+    WEFT__PART_THREADS = 0,     /* threads that post to the loop */
+    WEFT__PART_WAY_IN = 1,      /* the handle other threads post to */
+    WEFT__PART_SOURCES = 2      /* what the poller watches for the loop */
+};
 
 /* Internal task states, finer than weft_task_state. */
 enum weft__task_state {
@@ -184,6 +204,7 @@ struct weft__loop {
                                    (weft_loop_opts.loops > 1), or NULL */
     int index;                  /* its index among them, 0 alone */
     uint64_t serial;            /* weft__serial on its thread (owner.c) */
+    struct weft__part *parts;   /* optional parts to end with it, by phase */
 };
 
 /* The loop running on this thread, or NULL. */
@@ -325,6 +346,13 @@ void weft__task_free_all(struct weft__loop *L);
 
 /* Drops the callbacks still scheduled when the loop ends (callback.c). */
 void weft__callbacks_drop(struct weft__loop *L);
+
+/* loop_parts.c: registers `p` with L, to be ended by end(L, p) in `phase`
+   (after the parts of earlier phases and those registered before it). */
+void weft__part_add(struct weft__loop *L, struct weft__part *p, int phase,
+                    void (*end)(struct weft__loop *L, struct weft__part *p));
+/* loop_parts.c: the loop ends: ends every registered part, in order. */
+void weft__parts_end(struct weft__loop *L);
 
 /* The body of weft_run_opts() for one loop: runs `main` as the loop's first
    task on the calling thread; `group` and `index` place the loop among the

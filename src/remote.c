@@ -56,6 +56,8 @@ struct weft_loop {
     size_t nwakes, capwakes;    /* used and allocated entries of wakes */
     int wake_all;               /* wakes did not fit: wake every task in a
                                    cross-loop wait at the next take */
+    struct weft__part part;     /* closes the way in when the loop ends
+                                   (on the loop's thread only) */
 };
 
 /* Wakes queued between two takes before the loop wakes all instead. */
@@ -69,6 +71,8 @@ struct xwake {
 
 /* A function posted to the loop. */
 #define post weft__post         /* io_internal.h */
+
+static void remote_end(struct weft__loop *L, struct weft__part *part);
 
 struct weft_loop *weft__remote_of(struct weft__loop *L)
 {
@@ -95,6 +99,7 @@ struct weft_loop *weft__remote_of(struct weft__loop *L)
     weft__list_init(&loop->posts);
     io->remote = loop;
     io->wake_fd = loop->wake_fd;
+    weft__part_add(L, &loop->part, WEFT__PART_WAY_IN, remote_end);
     return loop;
 }
 
@@ -316,11 +321,11 @@ void weft__remote_awake(struct weft__loop *L)
         atomic_store(&loop->sleeping, 0);
 }
 
-void weft__remote_close(struct weft__loop *L)
+/* The loop has ended (its part, after the worker pool's): later posts
+   fail with -ESHUTDOWN, and those still queued are dropped. */
+static void remote_end(struct weft__loop *L, struct weft__part *part)
 {
-    struct weft_loop *loop = L->io->remote;
-    if (!loop)
-        return;
+    struct weft_loop *loop = weft__container_of(part, struct weft_loop, part);
     pthread_mutex_lock(&loop->mu);
     loop->closed = 1;
     pthread_mutex_unlock(&loop->mu);

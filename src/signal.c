@@ -31,6 +31,7 @@ struct weft__signals {
     sigset_t was_blocked;       /* of those, the ones the thread had blocked */
     int count[_NSIG];           /* watches per signal */
     int watched;                /* signals with count > 0 */
+    struct weft__part part;     /* gives them up when the loop ends */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -47,6 +48,8 @@ static int can_watch(int sig)
     }
 }
 
+static void signals_end(struct weft__loop *L, struct weft__part *part);
+
 /* The loop's record, created on first use; NULL when memory is short. */
 static struct weft__signals *signals_of(struct weft__loop *L)
 {
@@ -57,6 +60,7 @@ static struct weft__signals *signals_of(struct weft__loop *L)
         io->signals->fd = -1;
         sigemptyset(&io->signals->mask);
         sigemptyset(&io->signals->was_blocked);
+        weft__part_add(L, &io->signals->part, WEFT__PART_SOURCES, signals_end);
     }
     return io->signals;
 }
@@ -169,11 +173,10 @@ int weft_signal_wait(void)
     }
 }
 
-void weft__signal_free(struct weft__loop *L)
+/* The loop ends: gives its signals up, restoring the mask. */
+static void signals_end(struct weft__loop *L, struct weft__part *part)
 {
-    struct weft__signals *s = L->io->signals;
-    if (!s)
-        return;
+    struct weft__signals *s = weft__container_of(part, struct weft__signals, part);
     pthread_mutex_lock(&lock);
     for (int sig = 1; sig < _NSIG; sig++)
         if (s->count[sig])

@@ -3,16 +3,19 @@
  *
  * Invariants:
  * - Every slot is [guard][usable size bytes]; slots of one size come from
- *   slabs of that size class, carved in order and never unmapped. The guard
- *   is 64 KiB where MADV_GUARD_INSTALL works (it costs neither a mapping
- *   nor memory, and a 32 KiB frame cannot jump it), else one page.
+ *   slabs of that size class, carved in order (each thread its own; what
+ *   an exiting thread left uncarved goes to the next or is unmapped), never
+ *   unmapped once carved. The guard is 64 KiB where MADV_GUARD_INSTALL
+ *   works (it costs neither a mapping nor memory), else one page.
  * - A free slot keeps its guard and its touched pages while it is one of
  *   the first DEPOT_KEEP free slots of its class in the depot (or in a
  *   thread's cache); its list node lives in its top bytes, where the
- *   coroutine record sits while it is in use. Free slots past DEPOT_KEEP
- *   are released: their pages go back to the kernel (MADV_DONTNEED, the
- *   guard stays) and the depot remembers them in `released`, outside the
- *   slots, since their memory reads as zero from then on.
+ *   coroutine record sits while it is in use. When the depot holds more
+ *   than DEPOT_KEEP, all but DEPOT_LOW are released in one batch: their
+ *   pages go back to the kernel (MADV_DONTNEED, the guard stays), a call
+ *   per run of adjacent slots and outside the lock, and the depot remembers
+ *   them in `released`, outside the slots, since their memory reads as zero
+ *   from then on (stack_release.c says why few calls matter).
  * - A thread takes and returns slots through its own cache without locks;
  *   the depot, shared by all threads under `depot_lock`, refills and drains
  *   caches in batches and receives a thread's cache when the thread exits.
@@ -36,11 +39,12 @@
 #endif
 
 enum {
-    SLAB_BYTES = 4 << 20, /* one mmap carves this much into slots */
+    SLAB_BYTES = 16 << 20, /* one mmap carves this much into slots */
     CACHE_CLASSES = 4,    /* sizes a thread caches without locking */
     CACHE_MAX = 64,       /* free slots a thread keeps per size */
     BATCH = 16,           /* slots moved between cache and depot at once */
-    DEPOT_KEEP = 256      /* free slots per class the depot keeps resident */
+    DEPOT_KEEP = 256,     /* free slots per class the depot keeps resident */
+    DEPOT_LOW = 128       /* what it keeps when it releases past DEPOT_KEEP */
 };
 
 /* A free slot's list node, in the slot's top bytes. */
@@ -55,10 +59,10 @@ struct depot_class {
     size_t size;              /* usable bytes of its slots */
     struct node *free;        /* free slots returned by threads */
     size_t nfree;             /* length of `free` */
-    uintptr_t *released;      /* released slots: lo | guard (lo is page
-                                 aligned, so bit 0 is free) */
+    uintptr_t *released;      /* released slots: lo | guard (in bit 0) */
     size_t nreleased;         /* entries in `released` */
     size_t released_cap;      /* room in `released` */
+    size_t releasing;         /* in release outside the lock (room kept) */
     char *slab_next;          /* next uncarved slot in the current slab */
     char *slab_end;           /* end of the current slab */
     struct depot_class *next; /* next size class */
@@ -69,6 +73,8 @@ struct cache_class {
     size_t size;       /* usable bytes, 0 when the entry is unused */
     struct node *free; /* free slots */
     unsigned count;    /* length of `free` */
+    char *slab_next;   /* this thread's own slab: the stacks it frees lie */
+    char *slab_end;    /* side by side, released in few calls */
 };
 
 static pthread_mutex_t depot_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -108,59 +114,70 @@ static struct depot_class *depot_class(size_t size)
     return c;
 }
 
-/*
- * Takes up to `want` free slots of `size` from the depot, carving a new slab
- * when it has none; fresh slots get their guard outside the lock. Returns
- * the list (linked through node->next), or NULL when out of memory.
- */
-static struct node *depot_take(size_t size, unsigned want)
+/* Carves up to `want` slots from the slab at *next (mapping a new slab when
+   it is used up) into lo[]; returns how many, 0 when out of memory. */
+static unsigned carve(char **next, char **end, size_t size, unsigned want, char **lo)
 {
-    struct node *list = NULL, *fresh = NULL;
-    size_t slot = size + guard_bytes;
+    size_t slot = size + guard_bytes, n = 0;
+    if (*next == *end) {
+        size_t bytes = slot > SLAB_BYTES ? slot : SLAB_BYTES / slot * slot;
+        char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (m == MAP_FAILED)
+            return 0;
+        *next = m, *end = m + bytes;
+    }
+    for (; n < want && *next != *end; *next += slot)
+        lo[n++] = *next + guard_bytes;
+    return (unsigned)n;
+}
+
+/*
+ * Takes up to `want` (<= BATCH) free slots of `size` from the depot, else
+ * carves new ones from cc's slab (the depot's without cc; an exited
+ * thread's if cc has none). Released and fresh slots get their node (a page
+ * fault each) and fresh ones their guard outside the lock. Returns the
+ * list (linked through node->next), or NULL when out of memory.
+ */
+static struct node *depot_take(size_t size, unsigned want, struct cache_class *cc)
+{
+    struct node *list = NULL;
+    uintptr_t got[BATCH];               /* released slots: lo | guard */
+    char *fresh[BATCH];                 /* fresh slots' lo */
+    unsigned ngot = 0, nfresh = 0;
     pthread_mutex_lock(&depot_lock);
     struct depot_class *c = depot_class(size);
-    if (!c)
-        goto out;
-    while (want && c->free) {
+    for (; c && want && c->free; want--) {
         struct node *n = c->free;
         c->free = n->next;
         c->nfree--;
         n->next = list;
         list = n;
-        want--;
     }
-    while (want && c->nreleased) {       /* zero pages now: a new node */
-        uintptr_t r = c->released[--c->nreleased];
+    for (; c && want && c->nreleased; want--)
+        got[ngot++] = c->released[--c->nreleased];
+    int carving = c && want && !list && !ngot;
+    if (carving && !cc) {
+        nfresh = carve(&c->slab_next, &c->slab_end, size, want, fresh);
+    } else if (carving && cc->slab_next == cc->slab_end && c->slab_next != c->slab_end) {
+        cc->slab_next = c->slab_next, cc->slab_end = c->slab_end;  /* an exited thread's */
+        c->slab_next = c->slab_end = NULL;
+    }
+    pthread_mutex_unlock(&depot_lock);
+    if (carving && cc)                  /* its own slab: no lock */
+        nfresh = carve(&cc->slab_next, &cc->slab_end, size, want, fresh);
+    while (ngot) {                      /* zero pages now: a new node */
+        uintptr_t r = got[--ngot];
         struct node *n = node_of((char *)(r & ~(uintptr_t)1), size);
         n->guard = (int)(r & 1);
-        n->used = 1;                     /* ASan: unpoison it on reuse */
+        n->used = 1;                    /* ASan: unpoison it on reuse */
         n->next = list;
         list = n;
-        want--;
     }
-    if (want && !list && c->slab_next == c->slab_end) {
-        size_t bytes = slot > SLAB_BYTES ? slot : SLAB_BYTES / slot * slot;
-        char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                       -1, 0);
-        if (m == MAP_FAILED)
-            goto out;
-        c->slab_next = m;
-        c->slab_end = m + bytes;
-    }
-    while (want && c->slab_next != c->slab_end) {
-        struct node *n = node_of(c->slab_next + guard_bytes, size);
-        c->slab_next += slot;
-        n->next = fresh;
-        fresh = n;
-        want--;
-    }
-out:
-    pthread_mutex_unlock(&depot_lock);
-    while (fresh) {
-        struct node *n = fresh;
-        fresh = n->next;
-        n->guard = weft__stack_guard_install((char *)(n + 1) - size);
+    while (nfresh) {                    /* the lowest first in the list */
+        char *lo = fresh[--nfresh];
+        struct node *n = node_of(lo, size);
+        n->guard = weft__stack_guard_install(lo);
         n->used = 0;
         n->next = list;
         list = n;
@@ -168,103 +185,104 @@ out:
     return list;
 }
 
-/* Gives the pages of [lo, hi) back to the kernel (and under ASan the
-   shadow pages that describe them: zero shadow is "addressable", as a
-   reused slot must be anyway). */
-static void release_range(char *lo, char *hi)
-{
-    madvise(lo, (size_t)(hi - lo), MADV_DONTNEED);
-#ifdef WEFT_ASAN
-    size_t scale, offset, pg = weft__page_size();
-    __asan_get_shadow_mapping(&scale, &offset);
-    uintptr_t s = (((uintptr_t)lo >> scale) + offset + pg - 1) & ~(uintptr_t)(pg - 1);
-    uintptr_t e = (((uintptr_t)hi >> scale) + offset) & ~(uintptr_t)(pg - 1);
-    if (s < e)
-        madvise((void *)s, e - s, MADV_DONTNEED);
-#endif
-}
-
 /*
- * Releases the pages of the free slots past the first `keep` of class `c`,
- * under depot_lock: each slot's memory is dropped (one madvise for a run of
- * adjacent slots, guards included, which MADV_DONTNEED leaves in place) and
- * the slot moves to `released`. Returns how many were released.
+ * Under depot_lock: takes the free slots of `c` past the first `keep` off
+ * its free list, as `released` entries (lo | guard) in a new array of
+ * *n, and makes room for them in c->released (counted in c->releasing
+ * until release_taken() adds them). Returns the array, or NULL (*n = 0)
+ * when there are none or no memory: then they stay resident, and reusable.
  */
-static size_t depot_release(struct depot_class *c, size_t keep)
+static uintptr_t *take_excess(struct depot_class *c, size_t keep, size_t *n)
 {
+    *n = 0;
     if (c->nfree <= keep)
-        return 0;
-    size_t n = c->nfree - keep, done = 0;
-    if (c->nreleased + n > c->released_cap) {
+        return NULL;
+    size_t want = c->nfree - keep, need = c->nreleased + c->releasing + want;
+    if (need > c->released_cap) {
         size_t cap = c->released_cap ? c->released_cap : 1024;
-        while (cap < c->nreleased + n)
+        while (cap < need)
             cap *= 2;
         uintptr_t *r = realloc(c->released, cap * sizeof *r);
         if (!r)
-            return 0;       /* they stay resident, and reusable */
+            return NULL;
         c->released = r;
         c->released_cap = cap;
     }
-    char *run_lo = NULL, *run_hi = NULL;
-    for (; done < n; done++) {
+    uintptr_t *e = malloc(want * sizeof *e);
+    if (!e)
+        return NULL;
+    for (size_t i = 0; i < want; i++) {
         struct node *s = c->free;
         c->free = s->next;
-        c->nfree--;
-        char *hi = (char *)(s + 1), *lo = hi - c->size;
-        c->released[c->nreleased++] = (uintptr_t)lo | (uintptr_t)(s->guard & 1);
-        if (lo - guard_bytes == run_hi) {
-            run_hi = hi;
-        } else if (hi == run_lo) {
-            run_lo = lo - guard_bytes;
-        } else {
-            if (run_lo)
-                release_range(run_lo, run_hi);
-            run_lo = lo - guard_bytes;
-            run_hi = hi;
-        }
+        char *lo = (char *)(s + 1) - c->size;
+        e[i] = (uintptr_t)lo | (uintptr_t)(s->guard & 1);
     }
-    if (run_lo)
-        release_range(run_lo, run_hi);
-    return done;
+    c->nfree -= want;
+    c->releasing += want;
+    *n = want;
+    return e;
 }
 
-/* Gives a list of free slots of `size` back to the depot, which releases
-   what it holds past `keep`; returns how many it released. */
-static size_t depot_give(size_t size, struct node *list, size_t keep)
+/* Without depot_lock: releases the `n` slots take_excess() took
+   (stack_release.c), then adds them to c->released. Returns n. */
+static size_t release_taken(struct depot_class *c, uintptr_t *e, size_t n)
 {
-    size_t released = 0;
+    weft__stack_release(e, n, c->size, guard_bytes);
+    pthread_mutex_lock(&depot_lock);
+    memcpy(c->released + c->nreleased, e, n * sizeof *e);
+    c->nreleased += n;
+    c->releasing -= n;
+    pthread_mutex_unlock(&depot_lock);
+    free(e);
+    return n;
+}
+
+/*
+ * Gives a list of free slots of `size` back to the depot. When it then
+ * holds more than `keep` (DEPOT_KEEP), the memory of all but `low` goes
+ * back to the kernel at once; returns how many slots were released.
+ */
+static size_t depot_give(size_t size, struct node *list, size_t keep, size_t low)
+{
+    size_t n = 1;
+    uintptr_t *excess = NULL;
     if (!list)
         return 0;
     struct node *last = list;
-    size_t n = 1;
-    while (last->next) {
+    for (; last->next; n++)
         last = last->next;
-        n++;
-    }
     pthread_mutex_lock(&depot_lock);
     struct depot_class *c = depot_class(size);
     if (c) {
         last->next = c->free;
         c->free = list;
         c->nfree += n;
-        released = depot_release(c, keep);
+        if (c->nfree > keep)
+            excess = take_excess(c, low, &n);
     }
     /* Without memory for a class record the slots are lost, not reused. */
     pthread_mutex_unlock(&depot_lock);
-    return released;
+    return excess ? release_taken(c, excess, n) : 0;
 }
 
 int weft_stack_trim(void)
 {
-    size_t n = 0;
+    size_t n = 0, got;
     for (int i = 0; i < CACHE_CLASSES; i++) {     /* this thread's cache */
-        n += depot_give(cache[i].size, cache[i].free, 0);
-        cache[i] = (struct cache_class){0};
+        n += depot_give(cache[i].size, cache[i].free, 0, 0);
+        cache[i].free = NULL;           /* its size and slab stay */
+        cache[i].count = 0;
     }
     pthread_mutex_lock(&depot_lock);
-    for (struct depot_class *c = depot; c; c = c->next)
-        n += depot_release(c, 0);
+    struct depot_class *all = depot;    /* classes are never freed */
     pthread_mutex_unlock(&depot_lock);
+    for (struct depot_class *c = all; c; c = c->next) {
+        pthread_mutex_lock(&depot_lock);
+        uintptr_t *e = take_excess(c, 0, &got);
+        pthread_mutex_unlock(&depot_lock);
+        if (e)
+            n += release_taken(c, e, got);
+    }
     return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
@@ -287,7 +305,19 @@ static void cache_flush(void *unused)
 {
     (void)unused;
     for (int i = 0; i < CACHE_CLASSES; i++) {
-        depot_give(cache[i].size, cache[i].free, DEPOT_KEEP);
+        depot_give(cache[i].size, cache[i].free, DEPOT_KEEP, DEPOT_LOW);
+        /* The rest of its slab (never carved) is the next thread's. */
+        char *rest = cache[i].slab_next, *end = cache[i].slab_end;
+        pthread_mutex_lock(&depot_lock);
+        struct depot_class *c = rest != end ? depot_class(cache[i].size) : NULL;
+        if (c && c->slab_next == c->slab_end) {
+            c->slab_next = rest;
+            c->slab_end = end;
+            rest = end;
+        }
+        pthread_mutex_unlock(&depot_lock);
+        if (rest != end)
+            munmap(rest, (size_t)(end - rest));
         cache[i] = (struct cache_class){0};
     }
 }
@@ -306,7 +336,7 @@ int weft__stack_get(size_t size, struct weft__stack *st)
             pthread_setspecific(cache_key, cache);
             cache_registered = 1;
         }
-        n = depot_take(size, cc ? BATCH : 1);
+        n = depot_take(size, cc ? BATCH : 1, cc);
         if (!n)
             return -ENOMEM;
         if (cc) {
@@ -337,7 +367,7 @@ void weft__stack_put(const struct weft__stack *st)
     n->used = 1;
     if (!cc) {
         n->next = NULL;
-        depot_give(size, n, DEPOT_KEEP);
+        depot_give(size, n, DEPOT_KEEP, DEPOT_LOW);
         return;
     }
     if (cc->count == CACHE_MAX) {
@@ -347,7 +377,7 @@ void weft__stack_put(const struct weft__stack *st)
         cc->free = last->next;
         last->next = NULL;
         cc->count -= BATCH;
-        depot_give(size, list, DEPOT_KEEP);
+        depot_give(size, list, DEPOT_KEEP, DEPOT_LOW);
     }
     n->next = cc->free;
     cc->free = n;

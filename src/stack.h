@@ -7,12 +7,13 @@
  * serves many stacks) and never unmapped; freed slots wait in a per-thread
  * cache and a process-wide depot for the next weft__stack_get() of the same
  * size, and the depot gives the memory of those past a high-water mark back
- * to the kernel (weft_stack_trim() all of it).
+ * to the kernel in batches (weft_stack_trim() all of it).
  */
 #ifndef WEFT_STACK_H
 #define WEFT_STACK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* How the page below a stack catches an overflow. */
 enum weft__guard {
@@ -46,6 +47,12 @@ void weft__stack_put(const struct weft__stack *st);
 /* Makes the guard below a fresh slot's `lo` (stack_guard.c); returns the
    enum weft__guard obtained. */
 int weft__stack_guard_install(char *lo);
+
+/* Gives the memory of `n` free slots back to the kernel (stack_release.c):
+   slots[i] is a slot's `lo`, maybe with bit 0 set (the depot keeps its
+   guard kind there); `size` usable bytes above it and `guard` bytes of
+   guard below. Sorts `slots`; one madvise per run of adjacent slots. */
+void weft__stack_release(uintptr_t *slots, size_t n, size_t size, size_t guard);
 
 /* True when a WEFT__GUARD_CANARY slot's guard area is still all zero. */
 int weft__stack_canary_ok(const struct weft__stack *st);

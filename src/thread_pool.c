@@ -6,7 +6,8 @@
  * completion to the loop (remote.c), whose thread wakes the waiting task.
  * A task that stops waiting (cancelled, timed out) abandons its job: the
  * loop frees it when it completes. Threads start on demand, up to the
- * loop's `workers`, and are joined when the loop ends, after every job.
+ * loop's `workers`, and are joined when the loop ends, after every job:
+ * the pool is the loop's part of the earliest phase (loop_parts.c).
  *
  * Invariants: a job belongs to its task while job->task is set and to the
  * loop afterwards; L->jobs counts jobs posted but not completed.
@@ -27,6 +28,7 @@ struct weft__pool {
     int idle;                   /* workers waiting for a job */
     int stopping;               /* the loop has ended: workers exit */
     struct weft_loop *remote;   /* where completions are posted */
+    struct weft__part part;     /* ends the pool with its loop, first */
 };
 
 struct job {
@@ -75,6 +77,8 @@ static void *worker(void *arg)
     return NULL;
 }
 
+static void pool_end(struct weft__loop *L, struct weft__part *part);
+
 static struct weft__pool *pool_of(struct weft__loop *L)
 {
     struct weft__io *io = weft__io_get(L);
@@ -95,6 +99,7 @@ static struct weft__pool *pool_of(struct weft__loop *L)
     pthread_cond_init(&p->cv, NULL);
     weft__list_init(&p->queue);
     io->pool = p;
+    weft__part_add(L, &p->part, WEFT__PART_THREADS, pool_end);
     return p;
 }
 
@@ -149,13 +154,13 @@ int weft_to_thread(void *(*fn)(void *arg), void *arg, void **result)
     return rc;
 }
 
-void weft__pool_free(struct weft__loop *L)
+/* The loop ends: stops and joins the workers after their jobs, which
+   post to the loop (so this comes before its way in closes). */
+static void pool_end(struct weft__loop *L, struct weft__part *part)
 {
-    struct weft__pool *p = L->io->pool;
+    struct weft__pool *p = weft__container_of(part, struct weft__pool, part);
     while (L->jobs)             /* abandoned jobs still running */
         weft__io_poll(L, -1);
-    if (!p)
-        return;
     pthread_mutex_lock(&p->mu);
     p->stopping = 1;
     pthread_cond_broadcast(&p->cv);

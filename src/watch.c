@@ -113,6 +113,8 @@ static void unlink_watch(struct weft_watch *w)
     w->loop->io->nwatches--;
 }
 
+static void watches_end(struct weft__loop *L, struct weft__part *part);
+
 int weft_watch_start(weft_watch **out, int fd, int events, weft_watch_fn fn, void *arg)
 {
     struct weft__loop *L = weft__loop;
@@ -142,6 +144,8 @@ int weft_watch_start(weft_watch **out, int fd, int events, weft_watch_fn fn, voi
     st->watches = w;
     weft__list_push_back(&L->io->watches, &w->all);
     L->io->nwatches++;
+    if (!L->io->watching.end)   /* the loop's first watcher */
+        weft__part_add(L, &L->io->watching, WEFT__PART_SOURCES, watches_end);
     make_due(w);                /* it may be ready already: no edge then */
     *out = w;
     return 0;
@@ -160,9 +164,11 @@ int weft_watch_cancel(weft_watch *w)
     return 0;
 }
 
-void weft__watch_free_all(struct weft__loop *L)
+/* The loop ends: frees the watchers never cancelled. */
+static void watches_end(struct weft__loop *L, struct weft__part *part)
 {
     struct weft__list *n;
+    (void)part;
     while ((n = L->io->watches.next) != &L->io->watches) {
         struct weft_watch *w = weft__container_of(n, struct weft_watch, all);
         unlink_watch(w);

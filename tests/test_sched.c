@@ -4,8 +4,9 @@
  * stuck tasks named on stderr), the FIFO run queue, yield, sleep and
  * sleep_until under the virtual clock (exact wake times and orders), the
  * real clock with generous bounds, and the callbacks: call_soon, call_later,
- * call_at, their order, cancellation, and that they cannot suspend. Ends
- * with 100,000 tasks sleeping random times and waking in deadline order.
+ * call_at, their order, cancellation, and that they cannot suspend;
+ * 100,000 tasks sleeping random times and waking in deadline order; and
+ * the loop's optional parts ending with it, in phase order.
  *
  * Everything time-dependent runs on the virtual clock, which starts at 0,
  * and compares exact times and orders.
@@ -35,6 +36,7 @@
 
 #include <weft.h>
 
+#include "loop.h"       /* weft__part_add(): the loop's optional parts */
 #include "support.h"
 
 
@@ -1394,6 +1396,54 @@ static void test_sched_slow_task_reported(void **state)
     assert_null(strstr(b + 1, "weft: task 'ender'"));
 }
 
+/* --- the loop's optional parts ------------------------------------------ */
+
+/* A part as thread_pool.c, remote.c, watch.c, ... register them. */
+struct test_part {
+    struct weft__part part;
+    char name;                  /* recorded in parts_seen when it ends */
+    int adds;                   /* its end registers `late` */
+};
+
+static char parts_seen[8];
+static int parts_ended;
+static struct test_part late_part = {.name = 'L'};
+static struct test_part parts[] = {
+    {.name = 's'}, {.name = 'w', .adds = 1}, {.name = 't'}, {.name = 'S'}, {.name = 'T'},
+};
+
+static void test_part_end(struct weft__loop *L, struct weft__part *p)
+{
+    struct test_part *t = weft__container_of(p, struct test_part, part);
+    assert_ptr_equal(L, weft__loop);        /* still the running loop */
+    assert_int_equal(L->ntasks, 0);         /* after every task */
+    parts_seen[parts_ended++] = t->name;
+    if (t->adds)
+        weft__part_add(L, &late_part.part, WEFT__PART_SOURCES, test_part_end);
+}
+
+static int main_parts(void *arg, void **result)
+{
+    static const int phase[] = {WEFT__PART_SOURCES, WEFT__PART_WAY_IN, WEFT__PART_THREADS,
+                                WEFT__PART_SOURCES, WEFT__PART_THREADS};
+    (void)arg;
+    (void)result;
+    for (int i = 0; i < 5; i++)
+        weft__part_add(weft__loop, &parts[i].part, phase[i], test_part_end);
+    return 0;
+}
+
+/* Registered parts end when the loop does, by phase and, within one, in
+   the order they registered; an end may register a later part. */
+static void test_sched_parts_end_by_phase(void **state)
+{
+    (void)state;
+    parts_ended = 0;
+    assert_code(weft_run(main_parts, NULL, NULL), 0);
+    assert_int_equal(parts_ended, 6);
+    assert_memory_equal(parts_seen, "tTwsSL", 6);
+}
+
 #define TEST(f) cmocka_unit_test_setup(f, reset)
 
 int main(void)
@@ -1435,6 +1485,7 @@ int main(void)
         TEST(test_sched_owned_callbacks_freed),
         TEST(test_sched_call_later_forever_after_time_zero),
         TEST(test_sched_100k_sleepers_wake_in_deadline_order),
+        TEST(test_sched_parts_end_by_phase),
     };
     return cmocka_run_group_tests_name("sched", tests, NULL, NULL);
 }

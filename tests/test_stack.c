@@ -1,7 +1,8 @@
 /*
  * test_stack.c - coroutine stacks (src/stack.c) and the overflow report
  * (src/overflow.c): the one-line report of an overflow, pooling and reuse,
- * size classes, custom sizes, many stacks, threads, guard pages, canaries,
+ * size classes, custom sizes, many stacks, threads (and what an exiting one
+ * hands over: its cached slots, the rest of its slab), guard pages, canaries,
  * and a million coroutines at once.
  *
  * Groups, chosen by argv[1]: none runs the ordinary tests; "million" runs the
@@ -995,6 +996,55 @@ static void test_stack_thread_exit_hands_over(void **state)
         fail_msg("only %d of the %d slots were the exited thread's", reused, HANDED);
 }
 
+enum { CARVED = BATCH + 1 }; /* coroutines the second carving thread keeps */
+
+struct carving {
+    int n;                      /* coroutines to keep live at once */
+    char *lo[CARVED];           /* their stacks' lowest bytes */
+    long failures;
+};
+
+static void *carving_thread(void *arg)
+{
+    struct carving *c = arg;
+    weft_coro *co[CARVED];
+    weft_coro_opts o = {.stack_size = 108 * KiB};   /* a size nobody else uses */
+    for (int i = 0; i < c->n; i++) {
+        if (weft_coro_create(&co[i], filler_body, P(i), &o) != 0) {
+            c->failures++;
+            c->n = i;
+            break;
+        }
+        c->lo[i] = co[i]->stack.lo;
+    }
+    for (int i = 0; i < c->n; i++)
+        if (weft_coro_destroy(co[i]) != 0)
+            c->failures++;
+    return NULL;
+}
+
+/*
+ * A thread carves fresh slots from a slab of its own; what it left
+ * uncarved when it exits goes to the next thread that needs fresh slots of
+ * that size. The first thread takes one batch and exits; the second reuses
+ * that batch, and its next slot is carved right above it, in the same slab.
+ */
+static void test_stack_thread_exit_hands_over_slab(void **state)
+{
+    (void)state;
+    static struct carving first = {.n = 1}, second = {.n = CARVED};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, carving_thread, &first), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(pthread_create(&t, NULL, carving_thread, &second), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(first.failures + second.failures, 0);
+    char *top = second.lo[0];
+    for (int i = 1; i < BATCH; i++)
+        top = second.lo[i] > top ? second.lo[i] : top;
+    assert_ptr_equal(second.lo[BATCH], top + 108 * KiB + weft__stack_guard_size());
+}
+
 /* ------------------------------------------------------------------------ */
 /* A million coroutines                                                     */
 /* ------------------------------------------------------------------------ */
@@ -1115,6 +1165,7 @@ int main(int argc, char **argv)
         TEST(test_stack_many_distinct),
         TEST(test_stack_threads),
         TEST(test_stack_thread_exit_hands_over),
+        TEST(test_stack_thread_exit_hands_over_slab),
     };
     const struct CMUnitTest million[] = {
         TEST(test_stack_million_coroutines),

@@ -227,7 +227,8 @@ void *weft_coro_userdata(const weft_coro *co);
  * (other threads' caches, up to 64 stacks per size each, stay). Their
  * address space stays reserved, with guards, for later coroutines, which
  * then start on fresh zero pages. Without this call the pool keeps up to 256
- * free stacks per size resident and releases the rest as they are freed.
+ * free stacks per size resident and releases the rest in batches as they
+ * are freed.
  *
  * Returns the number of stacks released (0 when none was pooled).
  * Thread-safe. Never suspends.
