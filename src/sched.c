@@ -136,7 +136,9 @@ static inline int switch_away(struct weft__loop *L, struct weft_task *self)
 
 static void task_alarm(struct weft__alarm *a);
 
-int weft__park(struct weft_task *self, int64_t wake_at)
+/* weft__park() with a wake time, a scope or a cancellation to look at:
+   out of line, so that an untimed park saves no registers. */
+__attribute__((noinline)) static int park_checked(struct weft_task *self, int64_t wake_at)
 {
     struct weft__loop *L = self->loop;
     int64_t deadline = wake_at;
@@ -158,12 +160,35 @@ int weft__park(struct weft_task *self, int64_t wake_at)
     return switch_away(L, self);
 }
 
+int weft__park(struct weft_task *self, int64_t wake_at)
+{
+    if (WEFT_UNLIKELY(self->scope || self->cancel_requested || wake_at != WEFT_FOREVER))
+        return park_checked(self, wake_at);
+    struct weft__loop *L = self->loop;
+    self->alarm.fire = task_alarm;  /* armed later if a scope gets a deadline */
+    self->wait_since = L->tick_now;
+    self->wake_at = WEFT_FOREVER;
+    self->wake_code = 0;
+    self->state = WEFT__TASK_PARKED;
+    return switch_away(L, self);
+}
+
+/* weft__wake() of a task whose alarm is armed: out of line, as above. */
+__attribute__((noinline)) static void wake_timed(struct weft_task *t, int code)
+{
+    weft__alarm_clear(t->loop, &t->alarm);
+    t->wake_code = code;
+    weft__enqueue(t->loop, t);
+}
+
 void weft__wake(struct weft_task *t, int code)
 {
     if (t->state != WEFT__TASK_PARKED)
         return;
-    if (weft__timer_pending(&t->alarm.timer))   /* most waits have none */
-        weft__alarm_clear(t->loop, &t->alarm);
+    if (weft__timer_pending(&t->alarm.timer)) {  /* most waits have none */
+        wake_timed(t, code);
+        return;
+    }
     t->wake_code = code;
     weft__enqueue(t->loop, t);
 }
