@@ -15,7 +15,7 @@
  * handler after weft's; it would then get the overflow, on the overflowed
  * stack unless it asked for SA_ONSTACK, and die without the report. So
  * weft_coro_create() re-checks the action every WEFT__SEGV_RECHECK creates
- * on each thread (a sigaction call costs as much as a few creates) and,
+ * on each thread (a sigaction call costs as much as fifty creates) and,
  * when it finds another, puts weft's back with the newcomer as the handler
  * chained to. What remains: a handler installed after the last check and
  * before an overflow still displaces the report; a handler that chains back
