@@ -199,6 +199,7 @@ static void loop_info(const struct weft__loop *L, weft_loop_info *li)
             li->fds += L->io->fds[i] != NULL;
     li->fd_waiting = L->io_waiting;
     li->dispatches = L->dispatched - L->batch;
+    li->sleeps = L->sleeps;
     li->spawned = L->next_id;
     li->ended_total = L->ends;
     li->jobs = L->jobs;

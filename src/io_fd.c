@@ -248,6 +248,7 @@ int weft__io_poll(struct weft__loop *L, int64_t timeout_ns)
     n += weft__poll_wait(&L->io->poll, sleeps ? timeout_ns : 0, on_ready, L);
     if (sleeps)
         weft__remote_awake(L);
+    L->sleeps += (uint64_t)sleeps;
     return n;
 }
 

@@ -88,6 +88,7 @@ static void idle(struct weft__loop *L)
     }
     struct timespec ts = {.tv_sec = t->deadline / 1000000000,
                           .tv_nsec = t->deadline % 1000000000};
+    L->sleeps++;
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
            !weft__dump_wanted(L))
         ;

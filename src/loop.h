@@ -199,6 +199,8 @@ struct weft__loop {
     unsigned tick_skip;         /* ticks before tick_now is read again */
     uint64_t dispatched;        /* tasks handed to batches; minus `batch`,
                                    the dispatches so far */
+    uint64_t sleeps;            /* times it blocked in the kernel for want
+                                   of work (weft_loop_info.sleeps) */
     struct weft__dump_slot *dump; /* dump_signal's slot, or NULL */
     struct weft__loops *group;  /* the loops started together with it
                                    (weft_loop_opts.loops > 1), or NULL */

@@ -138,6 +138,10 @@ typedef struct weft_loop_info {
                                and the process-wide depot) */
     size_t stack_pool_bytes; /* their bytes */
     int64_t now;            /* the loop's clock (weft_now()) */
+    uint64_t sleeps;        /* times the loop blocked in the kernel with
+                               nothing to run (epoll_wait or a sleep until
+                               its next alarm); a spin that found work
+                               (weft_loop_opts.poll_spin_ns) is none */
 } weft_loop_info;
 
 typedef struct weft_snapshot {
