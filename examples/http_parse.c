@@ -64,6 +64,7 @@ void http_parser_init(struct http_parser *p)
     p->req.keep_alive = 0;
     p->req.content_length = 0;
     p->req.fields = 0;
+    p->req.expect_continue = 0;
 }
 
 /* Does the comma-separated token list `v` (length n) hold `tok`? */
@@ -116,6 +117,12 @@ static int field_end(struct http_parser *p)
     } else if (p->name_len == 10 && !memcmp(p->name, "connection", 10)) {
         p->conn_close |= has_token(v, n, "close");
         p->conn_keep |= has_token(v, n, "keep-alive");
+    } else if (p->name_len == 6 && !memcmp(p->name, "expect", 6)) {
+        /* RFC 9110 10.1.1: 100-continue is the only expectation defined */
+        if (n == 12 && !strncasecmp(v, "100-continue", 12) && !p->value_long)
+            p->expect_continue = 1;
+        else
+            p->expect_other = 1;
     }
     return 0;
 }
@@ -131,6 +138,11 @@ static int head_end(struct http_parser *p)
         return 400;
     if (p->req.content_length > HTTP_BODY_MAX)
         return 413;
+    if (p->expect_other)
+        return 417;
+    /* HTTP/1.0 clients do not wait for a 100 (RFC 9110 10.1.1) */
+    p->req.expect_continue = p->expect_continue && p->req.minor >= 1 &&
+                             p->req.content_length > 0;
     p->req.keep_alive = p->req.minor >= 1 ? !p->conn_close : p->conn_keep && !p->conn_close;
     p->body_left = p->req.content_length;
     return 0;
@@ -298,6 +310,7 @@ const char *http_reason(int status)
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";

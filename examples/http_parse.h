@@ -9,7 +9,8 @@
  * stops consuming at the end of one request (its head and its
  * Content-Length body): the bytes after it are left to the caller, the
  * start of the next request on the connection (pipelining). Body bytes are
- * consumed and dropped: the example's routes take none.
+ * consumed and dropped: the example's routes take none. A client that
+ * sends `Expect: 100-continue` is told to go on (http_serve.c).
  *
  * It is strict where RFC 9112 lets a server be: lines end in CRLF (a bare
  * LF or CR is 400), no whitespace before a field's colon and no obsolete
@@ -42,6 +43,9 @@ struct http_request {
     int minor;                              /* HTTP/1.minor: 0 or 1 (2-9 act as 1) */
     int keep_alive;                         /* the connection stays open after it */
     long long content_length;               /* body bytes (consumed, dropped) */
+    int expect_continue;                    /* set once the head has ended: the
+                                               client waits for "100 Continue"
+                                               before it sends the body */
     int fields;                             /* header fields seen */
 };
 
@@ -63,6 +67,8 @@ struct http_parser {
     int chunked;                /* a Transfer-Encoding field was seen */
     int conn_close;             /* Connection: close */
     int conn_keep;              /* Connection: keep-alive (HTTP/1.0) */
+    int expect_continue;        /* Expect: 100-continue */
+    int expect_other;           /* an Expect field with anything else: 417 */
     long long body_left;        /* body bytes still to consume */
     struct http_request req;    /* what the server needs of the request */
 };
@@ -77,8 +83,12 @@ void http_parser_init(struct http_parser *p);
  * request: http_parser_init(), then feed it). Once done, returns 0 until
  * re-initialised. A malformed request returns minus the status to answer
  * before closing the connection: -400 (syntax), -413 (body too large),
- * -414 (target too long), -431 (head too large, too many fields), -501
- * (method too long, Transfer-Encoding), -505 (HTTP major version not 1).
+ * -414 (target too long), -417 (an Expect other than 100-continue), -431
+ * (head too large, too many fields), -501 (method too long,
+ * Transfer-Encoding), -505 (HTTP major version not 1). A request whose
+ * head asked for 100-continue sets p->req.expect_continue as the head
+ * ends, while the call still waits for the body: the caller answers
+ * "HTTP/1.1 100 Continue" then (RFC 9110 10.1.1).
  * After an error it returns the same error again.
  */
 ssize_t http_parse(struct http_parser *p, const char *buf, size_t len);

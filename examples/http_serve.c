@@ -7,7 +7,9 @@
  * ends, so the read buffer holds nothing of an unfinished request between
  * reads; what follows the end of a request in a read is fed to a fresh
  * parser before the next read (pipelining), and the responses to all the
- * requests of one read leave in one write. A connection has one deadline at
+ * requests of one read leave in one write (so does a "100 Continue" for a
+ * request whose head asked for it and whose body has not come yet, at most
+ * RESPONSE_MAX bytes like a response). A connection has one deadline at
  * a time: idle_timeout while it waits for a request to start, and
  * request_timeout from the request's first byte to its end.
  */
@@ -197,6 +199,7 @@ static int serve_conn(void *arg, void **result)
     char in[IN_SIZE];
     int64_t request_deadline = 0; /* 0 while no request has begun */
     int linger = 0, rc = 0;
+    int continued = 0;            /* this request was told "100 Continue" */
     (void)result;
     free(arg);
     http_parser_init(&p);
@@ -221,13 +224,23 @@ static int serve_conn(void *arg, void **result)
                 break;
             }
             off += (size_t)used;
-            if (!p.done)
+            if (!p.done) {
+                if (p.req.expect_continue && !continued) {
+                    /* its body waits for this (RFC 9110 10.1.1); the
+                       flush below sends it before the next read */
+                    static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                    memcpy(c.out + c.outlen, go_on, sizeof go_on - 1);
+                    c.outlen += sizeof go_on - 1;
+                    continued = 1;
+                }
                 break;
+            }
             if ((rc = route(&c, &p.req)) == 0 && !p.req.keep_alive) {
                 linger = 1; /* answered; the client asked for the close */
                 rc = -1;
             }
             http_parser_init(&p);
+            continued = 0;
             request_deadline = 0;
             if (rc == 0 && c.outlen > sizeof c.out - RESPONSE_MAX)
                 rc = flush(&c);

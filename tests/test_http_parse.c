@@ -143,6 +143,38 @@ static void test_http_parse_keep_alive(void **state)
     }
 }
 
+/* Expect: 100-continue is flagged as the head ends, before the body; not
+   for HTTP/1.0 or without a body. */
+static void test_http_parse_expect_continue(void **state)
+{
+    (void)state;
+    static const char head[] = "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                               "EXPECT:  100-Continue \r\n\r\n";
+    struct http_parser p;
+    http_parser_init(&p);
+    assert_int_equal(http_parse(&p, head, sizeof head - 1), sizeof head - 1);
+    assert_false(p.done);
+    assert_int_equal(p.req.expect_continue, 1);
+    assert_int_equal(http_parse(&p, "abcGET", 6), 3);
+    assert_true(p.done);
+    http_parser_init(&p);
+    assert_int_equal(p.req.expect_continue, 0);
+    static const char old[] = "PUT /x HTTP/1.0\r\nContent-Length: 3\r\n"
+                              "Expect: 100-continue\r\n\r\n";
+    assert_int_equal(http_parse(&p, old, sizeof old - 1), sizeof old - 1);
+    assert_int_equal(p.req.expect_continue, 0);
+    static const char empty[] = "GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n";
+    http_parser_init(&p);
+    assert_int_equal(http_parse(&p, empty, sizeof empty - 1), sizeof empty - 1);
+    assert_true(p.done);
+    assert_int_equal(p.req.expect_continue, 0);
+    static const char other[] = "PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue, x\r\n"
+                                "Content-Length: 1\r\n\r\n";
+    http_parser_init(&p);
+    assert_int_equal(http_parse(&p, other, sizeof other - 1), -417);
+    assert_string_equal(http_reason(417), "Expectation Failed");
+}
+
 /* Parses `text` whole; returns the result of the call. */
 static ssize_t parse_all(const char *text, size_t n)
 {
@@ -238,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_http_parse_byte_at_a_time),
         cmocka_unit_test(test_http_parse_pipelined),
         cmocka_unit_test(test_http_parse_keep_alive),
+        cmocka_unit_test(test_http_parse_expect_continue),
         cmocka_unit_test(test_http_parse_limits),
         cmocka_unit_test(test_http_parse_malformed),
         cmocka_unit_test(test_http_parse_reason),

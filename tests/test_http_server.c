@@ -164,6 +164,22 @@ static int main_routes(void *arg, void **result)
     SEND(&c, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
     EXPECT_CODE(client_response(&c, 0, NULL, 0, &close), 501);
     EXPECT_CODE(close, 0);
+    /* A client that waits for "100 Continue" before its body gets it. */
+    static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    SEND(&c, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+             "Expect: 100-continue\r\n\r\n");
+    while (c.len < sizeof go_on - 1) {
+        ssize_t got = weft_read(c.fd, c.buf + c.len, sizeof go_on - 1 - c.len);
+        EXPECT(got > 0);
+        if (got <= 0)
+            break;
+        c.len += (size_t)got;
+    }
+    EXPECT(c.len == sizeof go_on - 1 && !memcmp(c.buf, go_on, c.len));
+    c.len = 0;
+    SEND(&c, "hello");
+    EXPECT_CODE(client_response(&c, 0, NULL, 0, &close), 501);
+    EXPECT_CODE(close, 0);
     SEND(&c, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     EXPECT_CODE(client_response(&c, 0, NULL, 0, &close), 200);
     EXPECT_CODE(close, 1);
@@ -189,7 +205,7 @@ static void test_http_server_routes(void **state)
     (void)state;
     assert_code(vrun(main_routes, NULL, NULL), 0);
     assert_expectations();
-    assert_log("slept@250 accepted:2 requests:9");
+    assert_log("slept@250 accepted:2 requests:10");
 }
 
 static int main_pipelined(void *arg, void **result)
