@@ -40,6 +40,9 @@ struct conn_arg {
 struct conn {
     struct http_server *srv;
     int fd;
+    struct conn *next, *prev; /* in srv->conns_, for http_serve_drain() */
+    weft_task *task;          /* the connection's task */
+    int idle;                 /* waiting for a request to begin */
     char out[OUT_SIZE];  /* responses not yet written */
     size_t outlen;       /* bytes in out */
 };
@@ -161,6 +164,7 @@ static int route(struct conn *c, const struct http_request *r)
             rc = weft_sleep(WEFT_MSEC(ms));
         if (rc < 0)
             return rc;
+        keep = keep && !c->srv->draining; /* a drain began meanwhile */
         respond(c, 200, hello, head, keep, r->minor);
     } else {
         respond(c, 404, NULL, head, keep, r->minor);
@@ -203,11 +207,18 @@ static int serve_conn(void *arg, void **result)
     (void)result;
     free(arg);
     http_parser_init(&p);
+    c.task = weft_task_current();
+    c.next = c.srv->conns_;
+    if (c.next)
+        c.next->prev = &c;
+    c.srv->conns_ = &c;
 
-    while (rc == 0) {
+    while (rc == 0 && !(c.srv->draining && !request_deadline)) {
         int64_t deadline =
             request_deadline ? request_deadline : weft_now() + c.srv->idle_timeout;
+        c.idle = !request_deadline;
         ssize_t n = read_until(c.fd, in, sizeof in, deadline);
+        c.idle = 0;
         if (n == -ETIMEDOUT && request_deadline) {
             respond(&c, 408, NULL, 0, 0, 1); /* a slow sender */
             linger = 1;
@@ -235,6 +246,8 @@ static int serve_conn(void *arg, void **result)
                 }
                 break;
             }
+            if (c.srv->draining)
+                p.req.keep_alive = 0; /* the last answer on it */
             if ((rc = route(&c, &p.req)) == 0 && !p.req.keep_alive) {
                 linger = 1; /* answered; the client asked for the close */
                 rc = -1;
@@ -253,8 +266,30 @@ static int serve_conn(void *arg, void **result)
     if (flush(&c) == 0 && linger)
         close_lingering(&c);
     weft_io_close(c.fd);
-    c.srv->active--;
+    if (c.prev)
+        c.prev->next = c.next;
+    else
+        c.srv->conns_ = c.next;
+    if (c.next)
+        c.next->prev = c.prev;
+    if (--c.srv->active == 0 && c.srv->draining)
+        weft_event_set(&c.srv->drained_);
     return 0;
+}
+
+int http_serve_drain(struct http_server *s, int64_t grace)
+{
+    s->draining = 1;
+    for (struct conn *c = s->conns_; c; c = c->next)
+        if (c->idle)
+            weft_task_cancel(c->task);  /* its wait for a request ends */
+    if (!s->active)
+        return 0;
+    weft_scope sc;
+    weft_scope_enter_timeout(&sc, grace);
+    int rc = weft_event_wait(&s->drained_);
+    weft_scope_exit(&sc);
+    return rc;
 }
 
 int http_serve(void *server, void **result)

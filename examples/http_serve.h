@@ -16,6 +16,8 @@
 
 #include <stdint.h>
 
+#include <weft/sync.h>
+
 struct http_server {
     int lfd;                  /* the listening socket, the caller's */
     int64_t request_timeout;  /* first byte of a request to its end (and each
@@ -25,6 +27,9 @@ struct http_server {
     long accepted;            /* connections accepted so far */
     long active;              /* connection tasks still running */
     long requests;            /* requests answered (any status) */
+    int draining;             /* http_serve_drain() began: no keep-alive */
+    void *conns_;             /* the open connections (http_serve.c) */
+    weft_event drained_;      /* set when the last one ends while draining */
 };
 
 /*
@@ -36,5 +41,15 @@ struct http_server {
  * May suspend.
  */
 int http_serve(void *server, void **result);
+
+/*
+ * A graceful stop, once the accept loop is cancelled: connections waiting
+ * for a request are closed at once; a request in progress is finished and
+ * answered with "Connection: close", and its connection closed. Waits up
+ * to `grace` ns for them on the loop that runs `s` (connections still open
+ * then go on, to be cancelled by the caller). Returns 0 when all ended,
+ * -ETIMEDOUT, or -ECANCELED. May suspend.
+ */
+int http_serve_drain(struct http_server *s, int64_t grace);
 
 #endif

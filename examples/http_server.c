@@ -3,7 +3,7 @@
  * keep-alive and pipelining (http_serve.c), a request parser of its own
  * (http_parse.c).
  *
- *   http_server [--port N] [--host ADDR] [--loops N] [--spin-us N]
+ *   http_server [--port N] [--host ADDR] [--loops N] [--spin-us N] [--grace MS]
  *
  * Listens on ADDR (default 127.0.0.1) port N (default 8080; 0 lets the
  * kernel choose) and prints "listening on ADDR:PORT" once it does.
@@ -15,10 +15,13 @@
  * its connections for up to N microseconds before it sleeps
  * (weft_loop_opts.poll_spin_ns), so that a client on another CPU seldom
  * has to wake this one (costly on a VM), for that much CPU time after each
- * wait that finds nothing. SIGINT or SIGTERM stops it: a task of the first
- * loop waits for them (weft_signal_wait), every accept loop is cancelled,
- * connections still open are cancelled and closed by weft_run(), and it
- * prints what it served and exits 0.
+ * wait that finds nothing. SIGINT or SIGTERM stops it gracefully: a task of
+ * the first loop waits for them (weft_signal_wait), every accept loop is
+ * cancelled, connections waiting for a request are closed, requests in
+ * progress are answered (with Connection: close) for up to --grace MS
+ * (default 5000; http_serve_drain on each loop), what is still open then is
+ * cancelled and closed by weft_run(), and it prints what it served and
+ * exits 0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +41,7 @@ struct args {
     const char *host;
     int port;
     int loops;                      /* --loops */
+    int64_t grace;                  /* --grace */
     struct http_server srv[64];     /* each loop's server, by loop index */
 };
 
@@ -52,6 +56,14 @@ static int loop_serve(void *arg, void **result)
     int rc = http_serve(srv, result);
     weft_io_close(srv->lfd);
     return rc;
+}
+
+/* On each loop: its connections finish, for up to --grace. */
+static int loop_drain(void *arg, void **result)
+{
+    struct args *a = arg;
+    (void)result;
+    return http_serve_drain(&a->srv[weft_loop_index()], a->grace);
 }
 
 /* Waits for SIGINT or SIGTERM, which the loop watches. */
@@ -103,32 +115,50 @@ static int async_main(void *arg, void **result)
         rc = weft_wait(tasks, (size_t)n, WEFT_FOREVER, WEFT_FIRST_COMPLETED, NULL, &ndone,
                        NULL, NULL);
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = n - 1; i >= 0; i--) {     /* the accept loops first */
         weft_task_cancel(tasks[i]);
         int trc = weft_task_join(tasks[i], NULL);
         if (rc == 0 && trc < 0 && trc != -ECANCELED)
             rc = trc;
         weft_task_release(tasks[i]);
     }
+    /* Nothing new is accepted now (the listeners close): let what is open
+       finish, on every loop. */
+    weft_io_close(srv->lfd);
+    srv->lfd = -1;
+    int drained = 0;
+    for (int i = 1; i < a->loops; i++)
+        if (weft_spawn_on(weft_loop_at(i), loop_drain, a, NULL, &tasks[i]) < 0)
+            tasks[i] = NULL;
+    drained += http_serve_drain(srv, a->grace) == 0;
+    for (int i = 1; i < a->loops; i++)
+        if (tasks[i]) {
+            drained += weft_task_join(tasks[i], NULL) == 0;
+            weft_task_release(tasks[i]);
+        }
+    if (drained < a->loops)
+        printf("http_server: connections still open after %lld ms, closed\n",
+               (long long)(a->grace / 1000000));
     long accepted = 0, requests = 0;
     for (int i = 0; i < a->loops; i++) {
         accepted += a->srv[i].accepted;
         requests += a->srv[i].requests;
     }
     printf("http_server: served %ld connections, %ld requests\n", accepted, requests);
-    weft_io_close(srv->lfd);
     return rc;
 }
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: http_server [--port N] [--host ADDR] [--loops N] [--spin-us N]\n");
+    fprintf(stderr, "usage: http_server [--port N] [--host ADDR] [--loops N] [--spin-us N] "
+                    "[--grace MS]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    static struct args a = {.host = "127.0.0.1", .port = 8080, .loops = 1};
+    static struct args a = {.host = "127.0.0.1", .port = 8080, .loops = 1,
+                            .grace = WEFT_SEC(5)};
     long loops = 1, spin_us = 50;
     char *end;
     for (int i = 1; i < argc; i++) {
@@ -143,6 +173,11 @@ int main(int argc, char **argv)
             spin_us = strtol(argv[++i], &end, 10);
             if (*end || spin_us < 0 || spin_us > 1000000)
                 return usage();
+        } else if (!strcmp(argv[i], "--grace") && i + 1 < argc) {
+            long ms = strtol(argv[++i], &end, 10);
+            if (*end || ms < 0 || ms > 3600000)
+                return usage();
+            a.grace = WEFT_MSEC(ms);
         } else if (!strcmp(argv[i], "--loops") && i + 1 < argc) {
             loops = strtol(argv[++i], &end, 10);
             if (*end || loops < 1)

@@ -3,8 +3,9 @@
 # starts SERVER on a port the kernel picks, then runs curl (routes, HEAD,
 # HTTP/1.0, a kept-alive connection reused for a second URL) and Python's
 # http.client (several requests on one connection, a pipelined batch and a
-# malformed request on raw sockets) against it, stops it with SIGTERM and
-# checks that it exits 0 with its summary. A client that is not installed
+# malformed request on raw sockets) against it, stops it with SIGTERM while
+# curl waits for a slow request, and checks that the request is answered
+# and the server exits 0 with its summary. A client that is not installed
 # is skipped with a message; with neither, the test is skipped (exit 77).
 # EMULATOR is a CMake list (words separated by ';') put in front of SERVER.
 # With HTTP_LOOPS set, the server runs that many loops (--loops).
@@ -94,11 +95,26 @@ print("http_test: python http.client passed")
 EOF
 fi
 
+# SIGTERM while a request is in progress: it is still answered (the graceful
+# stop), and the server exits 0 once it is.
+slow=
+if [ $have_curl = 1 ]; then
+    slow=$(mktemp)
+    curl -sS -o /dev/null -w '%{http_code}' "$url/sleep?ms=1000" >"$slow" 2>&1 &
+    cpid=$!
+    sleep 0.5   # its request is accepted and read by then, even under qemu
+fi
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?
 pid=
 cat "$out"
+if [ -n "$slow" ]; then
+    wait "$cpid" || true
+    code=$(cat "$slow"); rm -f "$slow"
+    [ "$code" = 200 ] || fail "a request in progress at SIGTERM got '$code'"
+    echo "http_test: a request in progress at SIGTERM was answered"
+fi
 [ "$status" -eq 0 ] || fail "the server exited $status after SIGTERM"
 grep -q '^http_server: Terminated$' "$out" || fail "no 'Terminated' line"
 grep -q '^http_server: served [0-9]* connections, [0-9]* requests$' "$out" || fail "no summary"

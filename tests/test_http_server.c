@@ -464,6 +464,60 @@ static int main_many(void *arg, void **result)
     return 0;
 }
 
+/* A graceful stop: the idle connection closes at once, the request in
+   progress is answered with a close, drain returns when both are gone; a
+   request longer than the grace outlives it and is still answered. */
+static int main_drain(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    struct client busy, idle, slow;
+    int close = -1;
+    server_start();
+    client_open(&busy);
+    client_open(&idle);
+    SEND(&idle, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    EXPECT_CODE(client_response(&idle, 0, NULL, 0, &close), 200);
+    EXPECT_CODE(close, 0);
+    SEND(&busy, "GET /sleep?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n");
+    EXPECT_CODE(weft_sleep(MS(10)), 0);
+    EXPECT_CODE(weft_task_cancel(acceptor_), 0);
+    EXPECT_CODE(weft_task_join(acceptor_, NULL), -ECANCELED);
+    weft_task_release(acceptor_);
+    EXPECT_CODE(http_serve_drain(&srv_, WEFT_SEC(5)), 0);
+    say("drained@%s", at());
+    EXPECT(client_eof(&idle));
+    EXPECT_CODE(client_response(&busy, 0, NULL, 0, &close), 200);
+    EXPECT_CODE(close, 1);
+    EXPECT(client_eof(&busy));
+    client_close(&busy);
+    client_close(&idle);
+    EXPECT_CODE(weft_io_close(srv_.lfd), 0);
+    /* Past the grace: drain gives up, the request still gets its answer. */
+    server_start();
+    client_open(&slow);
+    SEND(&slow, "GET /sleep?ms=2000 HTTP/1.1\r\nHost: t\r\n\r\n");
+    EXPECT_CODE(weft_sleep(MS(10)), 0);
+    EXPECT_CODE(weft_task_cancel(acceptor_), 0);
+    EXPECT_CODE(weft_task_join(acceptor_, NULL), -ECANCELED);
+    weft_task_release(acceptor_);
+    EXPECT_CODE(http_serve_drain(&srv_, MS(100)), -ETIMEDOUT);
+    say("gave-up@%s", at());
+    EXPECT_CODE(client_response(&slow, 0, NULL, 0, &close), 200);
+    EXPECT_CODE(close, 1);
+    say("slow@%s", at());
+    client_close(&slow);
+    EXPECT_CODE(weft_io_close(srv_.lfd), 0);
+    return 0;
+}
+
+static void test_http_server_drain(void **state)
+{
+    (void)state;
+    assert_code(vrun(main_drain, NULL, NULL), 0);
+    assert_expectations();
+    assert_log("drained@300 gave-up@410 slow@2300");
+}
+
 static void test_http_server_keep_alive_1000(void **state)
 {
     (void)state;
@@ -495,6 +549,7 @@ int main(void)
         cmocka_unit_test_setup(test_http_server_corpus, reset),
         cmocka_unit_test_setup(test_http_server_half_closed, reset),
         cmocka_unit_test_setup(test_http_server_slow_and_idle, reset),
+        cmocka_unit_test_setup(test_http_server_drain, reset),
         cmocka_unit_test_setup(test_http_server_keep_alive_1000, reset),
     };
     return cmocka_run_group_tests_name("http_server", tests, NULL, NULL);
