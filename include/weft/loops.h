@@ -15,10 +15,13 @@
  * deadlock. With several loops no loop reports one either while the others
  * run (each holds the others' handles until main returns).
  *
- * The objects of weft/sync.h and weft/chan.h stay loop-local: the first
- * loop whose task uses one owns it, and a task of another loop that
- * touches it gets -EXDEV (nothing changes). The weft_xchan, weft_xevent and
- * weft_xwaitgroup below may be used by any task of any loop.
+ * The objects of weft/sync.h and weft/chan.h, and futures, stay
+ * loop-local: the first loop whose task uses one owns it, and a task of
+ * another loop that touches it gets -EXDEV (nothing changes). So do task
+ * handles of another loop's tasks (join, cancel, gather, wait, wait_for,
+ * as_completed) and a task group another loop's task entered. The
+ * weft_xchan, weft_xevent and weft_xwaitgroup below may be used by any task
+ * of any loop; a weft_spawn_on() handle is the caller's loop's.
  */
 #ifndef WEFT_LOOPS_H
 #define WEFT_LOOPS_H
