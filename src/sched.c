@@ -136,6 +136,18 @@ static inline int switch_away(struct weft__loop *L, struct weft_task *self)
 
 static void task_alarm(struct weft__alarm *a);
 
+/* Both paths of weft__park(): marks `self` parked until `wake_at` (its
+   alarm, if any, already armed) and switches away. */
+static inline int park_now(struct weft__loop *L, struct weft_task *self, int64_t wake_at)
+{
+    self->alarm.fire = task_alarm;  /* armed later if a scope gets a deadline */
+    self->wait_since = L->tick_now;
+    self->wake_at = wake_at;
+    self->wake_code = 0;
+    self->state = WEFT__TASK_PARKED;
+    return switch_away(L, self);
+}
+
 /* weft__park() with a wake time, a scope or a cancellation to look at:
    out of line, so that an untimed park saves no registers. */
 __attribute__((noinline)) static int park_checked(struct weft_task *self, int64_t wake_at)
@@ -150,27 +162,16 @@ __attribute__((noinline)) static int park_checked(struct weft_task *self, int64_
         if (scoped < deadline)
             deadline = scoped;
     }
-    self->alarm.fire = task_alarm;
     if (deadline != WEFT_FOREVER && weft__alarm_set(L, &self->alarm, deadline) < 0)
-        return -ENOMEM;
-    self->wait_since = L->tick_now;
-    self->wake_at = wake_at;
-    self->wake_code = 0;
-    self->state = WEFT__TASK_PARKED;
-    return switch_away(L, self);
+        return -ENOMEM;             /* it fires only from the loop, later */
+    return park_now(L, self, wake_at);
 }
 
 int weft__park(struct weft_task *self, int64_t wake_at)
 {
     if (WEFT_UNLIKELY(self->scope || self->cancel_requested || wake_at != WEFT_FOREVER))
         return park_checked(self, wake_at);
-    struct weft__loop *L = self->loop;
-    self->alarm.fire = task_alarm;  /* armed later if a scope gets a deadline */
-    self->wait_since = L->tick_now;
-    self->wake_at = WEFT_FOREVER;
-    self->wake_code = 0;
-    self->state = WEFT__TASK_PARKED;
-    return switch_away(L, self);
+    return park_now(self->loop, self, WEFT_FOREVER);
 }
 
 /* weft__wake() of a task whose alarm is armed: out of line, as above. */
