@@ -30,10 +30,10 @@ WEFT__OPAQUE_FITS(struct weft__future, weft_future);
 static int owned(struct weft__future *f)
 {
     uint32_t mine = (uint32_t)weft__serial;
-    if (WEFT_LIKELY(__atomic_load_n(&f->loop, __ATOMIC_RELAXED) == mine))
+    uint64_t was = __atomic_load_n(&f->loop, __ATOMIC_RELAXED);
+    if (WEFT_LIKELY(was == mine))
         return 0;
-    uint64_t full = __atomic_load_n(&f->loop, __ATOMIC_RELAXED);
-    int rc = weft__owned_slow(&full);   /* by the whole serial it names */
+    int rc = weft__owned_slow(&was);    /* by the serial it names */
     if (rc == 0 && mine)        /* a plain thread takes nothing over */
         __atomic_store_n(&f->loop, mine, __ATOMIC_RELAXED);
     return rc;

@@ -1010,6 +1010,7 @@ static int main_future_error(void *arg, void **result)
     memset(&fut, 0, sizeof fut);
     EXPECT_CODE(weft_future_set_error(&fut, 0), -EINVAL);
     EXPECT_CODE(weft_future_set_error(&fut, 5), -EINVAL);
+    EXPECT_CODE(weft_future_set_error(&fut, -32769), -EINVAL);   /* the record's code is 16 bits */
     EXPECT_CODE(weft_future_done(&fut), 0);        /* still pending */
     EXPECT_CODE(weft_spawn(NULL, task_awaits, "w1", NULL), 0);
     EXPECT_CODE(weft_spawn(NULL, task_awaits, "w2", NULL), 0);
