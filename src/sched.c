@@ -137,8 +137,10 @@ static inline int switch_away(struct weft__loop *L, struct weft_task *self)
 static void task_alarm(struct weft__alarm *a);
 
 /* Both paths of weft__park(): marks `self` parked until `wake_at` (its
-   alarm, if any, already armed) and switches away. */
-static inline int park_now(struct weft__loop *L, struct weft_task *self, int64_t wake_at)
+   alarm, if any, already armed) and switches away. Always inlined, even
+   in a debug build: it must not add a frame between a task's wait and the
+   switch (backtraces of suspended tasks show a bounded number of frames). */
+static inline __attribute__((always_inline)) int park_now(struct weft__loop *L, struct weft_task *self, int64_t wake_at)
 {
     self->alarm.fire = task_alarm;  /* armed later if a scope gets a deadline */
     self->wait_since = L->tick_now;
